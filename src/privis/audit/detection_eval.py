@@ -1,0 +1,160 @@
+"""Anonymization recall: how much of each labelled face ended up obfuscated.
+
+DESIGN.md's measure: a ground-truth box counts as anonymized when at least 90 % of its
+pixels are obfuscated in the output. Recall is reported overall and per size bucket,
+together with the share of non-ground-truth pixels that were obfuscated anyway (the
+price paid for recall). The same code scores privis's own pipeline (the obfuscation
+mask it knows) and any tool's output images (pixels painted in a known fill colour).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from privis.errors import PrivisError
+
+COVERED = 0.9
+# Face height buckets in pixels: [lo, hi).
+SIZE_BUCKETS: tuple[tuple[str, float, float], ...] = (
+    ("<16", 0, 16),
+    ("16-32", 16, 32),
+    ("32-64", 32, 64),
+    ("64-128", 64, 128),
+    (">=128", 128, float("inf")),
+)
+
+
+@dataclass
+class GroundTruth:
+    """Labelled boxes of one image; `ignore` rows count as faces but not towards recall."""
+
+    boxes: np.ndarray
+    ignore: np.ndarray
+
+
+def load_box_labels(csv_path: str | Path) -> dict[str, GroundTruth]:
+    """Read a labels CSV with columns ``image, x1, y1, x2, y2`` (plus optional flags).
+
+    Rows flagged ``invalid`` (WIDER FACE) or ``ignore`` (dlib) are kept as ignored
+    boxes; rows with zero area are ignored too. Image paths are relative to the
+    folder given at evaluation time.
+    """
+    path = Path(csv_path)
+    if not path.is_file():
+        raise PrivisError(f"labels file not found: {path}")
+    rows: dict[str, list[tuple[float, float, float, float, bool]]] = {}
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        need = {"image", "x1", "y1", "x2", "y2"}
+        if not reader.fieldnames or not need <= set(reader.fieldnames):
+            raise PrivisError(f"{path}: expected columns {sorted(need)}, got {reader.fieldnames}")
+        for row in reader:
+            box = tuple(float(row[k]) for k in ("x1", "y1", "x2", "y2"))
+            flagged = any(str(row.get(k, "0")).strip() not in ("", "0") for k in ("invalid", "ignore"))
+            empty = box[2] <= box[0] or box[3] <= box[1]
+            rows.setdefault(row["image"], []).append((*box, flagged or empty))
+    return {
+        name: GroundTruth(
+            np.array([r[:4] for r in items], np.float32), np.array([r[4] for r in items], bool)
+        )
+        for name, items in rows.items()
+    }
+
+
+def box_pixels(box: Sequence[float], height: int, width: int) -> tuple[int, int, int, int]:
+    """The pixels a labelled box stands for: coordinates rounded, at least one pixel."""
+    x1, y1 = int(round(box[0])), int(round(box[1]))
+    x2, y2 = max(int(round(box[2])), x1 + 1), max(int(round(box[3])), y1 + 1)
+    return max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+
+
+def coverage(mask: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Fraction of each box's pixels that are set in the (H, W) bool `mask`."""
+    h, w = mask.shape
+    integral = np.pad(mask.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    out = np.zeros(len(boxes))
+    for i, box in enumerate(boxes):
+        x1, y1, x2, y2 = box_pixels(box, h, w)
+        if x2 <= x1 or y2 <= y1:
+            continue
+        inside = integral[y2, x2] - integral[y1, x2] - integral[y2, x1] + integral[y1, x1]
+        out[i] = inside / ((x2 - x1) * (y2 - y1))
+    return out
+
+
+@dataclass
+class RecallReport:
+    """Accumulates per-image results; `summary()` gives the figures."""
+
+    covered: list[float] = field(default_factory=list)
+    heights: list[float] = field(default_factory=list)
+    false_pixels: int = 0
+    background_pixels: int = 0
+    images: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def add(self, mask: np.ndarray, truth: GroundTruth) -> None:
+        """Score one image's obfuscation `mask` against its labelled boxes."""
+        h, w = mask.shape
+        gt_union = np.zeros((h, w), bool)
+        for box in truth.boxes:
+            x1, y1, x2, y2 = box_pixels(box, h, w)
+            gt_union[y1:y2, x1:x2] = True
+        keep = ~truth.ignore
+        self.covered.extend(coverage(mask, truth.boxes[keep]).tolist())
+        self.heights.extend((truth.boxes[keep, 3] - truth.boxes[keep, 1]).tolist())
+        self.false_pixels += int(np.count_nonzero(mask & ~gt_union))
+        self.background_pixels += int(np.count_nonzero(~gt_union))
+        self.images += 1
+
+    def summary(self) -> dict[str, object]:
+        """Recall overall and per face-height bucket, plus the false-obfuscated share."""
+        cov = np.asarray(self.covered)
+        hts = np.asarray(self.heights)
+        hit = cov >= COVERED
+        buckets = {}
+        for name, lo, hi in SIZE_BUCKETS:
+            sel = (hts >= lo) & (hts < hi)
+            n = int(sel.sum())
+            buckets[name] = {"faces": n, "recall": round(float(hit[sel].mean()), 4) if n else None}
+        return {
+            "images": self.images,
+            "faces": int(len(cov)),
+            "recall": round(float(hit.mean()), 4) if len(cov) else None,
+            "by_height": buckets,
+            "false_obfuscated_share": round(self.false_pixels / max(self.background_pixels, 1), 4),
+            "failed": list(self.failed),
+        }
+
+
+def evaluate(
+    labels: dict[str, GroundTruth],
+    images_root: str | Path,
+    mask_for: Callable[[Path], np.ndarray],
+    *,
+    progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
+) -> RecallReport:
+    """Score `mask_for(image_path)` (the obfuscated pixels) on every labelled image."""
+    root = Path(images_root)
+    if not root.is_dir():
+        raise PrivisError(f"images folder not found: {root}")
+    report = RecallReport()
+    names: Iterable[str] = sorted(labels)
+    for name in progress(names) if progress else names:
+        try:
+            mask = mask_for(root / name)
+        except PrivisError as exc:
+            report.failed.append(f"{name}: {exc}")
+            continue
+        report.add(mask, labels[name])
+    return report
+
+
+def fill_mask(image: np.ndarray, color: Sequence[int]) -> np.ndarray:
+    """Pixels of an RGB `image` painted exactly in `color` (how another tool's output is read)."""
+    return np.all(image[..., :3] == np.asarray(color, image.dtype), axis=-1)

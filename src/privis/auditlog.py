@@ -1,0 +1,89 @@
+"""The audit log: one JSON line per obfuscated region, never pixels or recognised text."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, TextIO
+
+from privis.regions import Regions
+
+
+class AuditLog:
+    """Appends JSONL records of what was found and how it was hidden.
+
+    Each line holds ``file``, optional ``frame`` and ``pts``, ``label``, ``box``
+    (x1, y1, x2, y2 in source pixels), ``score``, ``method`` and the method's
+    parameters (e.g. ε and m for ``dp-pixelate``), plus ``event`` for failures.
+
+    Examples
+    --------
+    >>> import io, json
+    >>> buf = io.StringIO()
+    >>> log = AuditLog(buf)
+    >>> log.regions(Regions([[1, 2, 3, 4]], score=[0.5]), file="a.png", method="blur")
+    >>> json.loads(buf.getvalue())["box"]
+    [1.0, 2.0, 3.0, 4.0]
+    """
+
+    def __init__(self, target: str | os.PathLike[str] | TextIO) -> None:
+        self._lock = threading.Lock()
+        if isinstance(target, (str, os.PathLike)):
+            path = Path(target)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh: TextIO = path.open("a", encoding="utf-8")
+            self._owns = True
+        else:
+            self._fh = target
+            self._owns = False
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one record as a JSON line."""
+        with self._lock:
+            self._fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def regions(
+        self,
+        regions: Regions,
+        *,
+        file: str,
+        method: str | None,
+        params: dict[str, Any] | None = None,
+        frame: int | None = None,
+        pts: float | None = None,
+    ) -> None:
+        """One line per region of a frame."""
+        for i in range(len(regions)):
+            rec: dict[str, Any] = {"file": file}
+            if frame is not None:
+                rec["frame"] = frame
+            if pts is not None:
+                rec["pts"] = round(pts, 6)
+            rec["label"] = str(regions.label[i])
+            rec["box"] = [round(float(v), 2) for v in regions.xyxy[i]]
+            rec["score"] = None if regions.score is None else round(float(regions.score[i]), 4)
+            if regions.track_id is not None:
+                rec["track_id"] = int(regions.track_id[i])
+            rec["method"] = method
+            if params:
+                rec["params"] = params
+            self.write(rec)
+
+    def event(self, file: str, event: str, **extra: Any) -> None:
+        """A non-region record, e.g. a frame that failed and was fully obfuscated."""
+        self.write({"file": file, "event": event, **extra})
+
+    def close(self) -> None:
+        with self._lock:
+            if self._owns:
+                self._fh.close()
+            else:
+                self._fh.flush()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

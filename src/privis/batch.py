@@ -1,0 +1,239 @@
+"""Batches of files: expand inputs, mirror the tree into the output, go on past bad files.
+
+One bad file never stops a batch: it is reported in `BatchReport.failed` and the caller
+exits non-zero at the end. Existing outputs are refused up front unless ``overwrite``.
+Image decoding and encoding overlap with detection in a small thread pool.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from privis.auditlog import AuditLog
+from privis.errors import MediaError, OutputExistsError, PrivisError
+from privis.media.image import IMAGE_SUFFIXES, is_image_path, output_suffix, read_image, write_image
+from privis.media.video import anonymize_video, is_video_path
+from privis.pipeline import Anonymizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its result goes (`dst` is None with ``detect_only``)."""
+
+    src: Path
+    dst: Path | None
+    kind: str  # "image" or "video"
+    name: str  # the path recorded in the audit log
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: counts and the files that failed, with reasons."""
+
+    done: int = 0
+    regions: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _walk(folder: Path) -> list[Path]:
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in sorted(files):
+            p = Path(root) / f
+            if not f.startswith(".") and (is_image_path(p) or is_video_path(p)):
+                found.append(p)
+    return found
+
+
+def plan(
+    inputs: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str] | None,
+    *,
+    fmt: str = "same",
+    detect_only: bool = False,
+) -> tuple[list[Job], list[tuple[str, str]]]:
+    """Jobs for `inputs` (files and folders, recursive) and the inputs that cannot run.
+
+    Outputs: with `out`, a folder input's tree is mirrored under `out` (under
+    ``out/<folder name>`` when several inputs are given); a single file input may name
+    an output file directly. Without `out`, results go beside the input as
+    ``<name>_anonymized.<ext>`` or into ``<folder>_anonymized/``.
+    """
+    jobs: list[Job] = []
+    problems: list[tuple[str, str]] = []
+    out_path = Path(out) if out is not None else None
+    several = len(inputs) > 1
+    for raw in inputs:
+        src = Path(raw)
+        if not src.exists():
+            problems.append((str(src), "no such file or folder"))
+            continue
+        if src.is_dir():
+            files = _walk(src)
+            if not files:
+                problems.append((str(src), "folder holds no image or video files"))
+            base = (out_path / src.resolve().name if several else out_path) if out_path else src.parent / (
+                src.resolve().name + "_anonymized"
+            )
+            for f in files:
+                rel = f.relative_to(src)
+                jobs.append(_job(f, base / rel, fmt, detect_only, str(f)))
+            continue
+        if not (is_image_path(src) or is_video_path(src)):
+            problems.append((str(src), f"not a supported image or video ({', '.join(IMAGE_SUFFIXES)}, .mp4...)"))
+            continue
+        if out_path is None:
+            dst = src.with_name(src.stem + "_anonymized" + src.suffix)
+        elif not several and (is_image_path(out_path) or is_video_path(out_path)) and not out_path.is_dir():
+            dst = out_path
+            jobs.append(Job(src, None if detect_only else dst, _kind(src), str(src)))
+            continue
+        else:
+            dst = out_path / src.name
+        jobs.append(_job(src, dst, fmt, detect_only, str(src)))
+    return jobs, problems
+
+
+def _kind(path: Path) -> str:
+    return "video" if is_video_path(path) else "image"
+
+
+def _job(src: Path, dst: Path, fmt: str, detect_only: bool, name: str) -> Job:
+    kind = _kind(src)
+    if kind == "image":
+        dst = dst.with_suffix(output_suffix(src, fmt))
+    return Job(src, None if detect_only else dst, kind, name)
+
+
+def run(
+    anonymizer: Anonymizer,
+    jobs: Sequence[Job],
+    *,
+    audit: AuditLog | None = None,
+    overwrite: bool = False,
+    keep_metadata: bool = False,
+    advance: Callable[[Job], None] | None = None,
+    frame_tick: Callable[[], None] | None = None,
+) -> BatchReport:
+    """Anonymize every job; failures are collected, never raised."""
+    report = BatchReport()
+    runnable = []
+    for job in jobs:
+        if job.dst is not None and job.dst.exists() and not overwrite:
+            report.failed.append((str(job.src), f"{job.dst} exists; pass --overwrite to replace it"))
+            if advance:
+                advance(job)
+        else:
+            runnable.append(job)
+    images = [j for j in runnable if j.kind == "image"]
+    videos = [j for j in runnable if j.kind == "video"]
+    with cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="privis-io") as pool:
+        reads = _prefetch(pool, images)
+        writes: list[tuple[Job, cf.Future]] = []
+        for job, future in reads:
+            try:
+                loaded = future.result()
+                out, regions = anonymizer.process(loaded.rgb, loaded.pixels)
+            except Exception as exc:  # bad file or detector failure: skip it, never write it in clear
+                log.debug("failed on %s", job.src, exc_info=True)
+                report.failed.append((str(job.src), _reason(exc, job.src)))
+                if audit:
+                    audit.event(job.name, "failed", reason=_reason(exc, job.src))
+                if advance:
+                    advance(job)
+                continue
+            if audit:
+                audit.regions(regions, file=job.name, method=anonymizer.method, params=anonymizer.obfuscator.params())
+            report.regions += len(regions)
+            if job.dst is None:
+                report.done += 1
+                if advance:
+                    advance(job)
+                continue
+            meta = loaded.metadata if keep_metadata else None
+            writes.append((job, pool.submit(
+                write_image, job.dst, out, mode=loaded.mode, metadata=meta, overwrite=overwrite
+            )))
+            writes = _drain(writes, report, advance, block=len(writes) > 4)
+        _drain(writes, report, advance, block=True)
+    for job in videos:
+        _run_video(anonymizer, job, report, audit, overwrite, keep_metadata, frame_tick)
+        if advance:
+            advance(job)
+    return report
+
+
+def _prefetch(pool: cf.ThreadPoolExecutor, jobs: Sequence[Job], depth: int = 2) -> Iterable[tuple[Job, cf.Future]]:
+    pending: list[tuple[Job, cf.Future]] = []
+    it = iter(jobs)
+    for job in it:
+        pending.append((job, pool.submit(read_image, job.src)))
+        if len(pending) >= depth:
+            yield pending.pop(0)
+    yield from pending
+
+
+def _drain(writes: list[tuple[Job, cf.Future]], report: BatchReport, advance, *, block: bool) -> list:
+    left = []
+    for job, fut in writes:
+        if not block and not fut.done():
+            left.append((job, fut))
+            continue
+        try:
+            report.written.append(fut.result())
+            report.done += 1
+        except (PrivisError, OSError) as exc:
+            report.failed.append((str(job.src), _reason(exc, job.src)))
+        if advance:
+            advance(job)
+    return left
+
+
+def _run_video(anonymizer, job, report, audit, overwrite, keep_metadata, frame_tick) -> None:
+    def process(rgb, index, seconds):
+        out, regions = anonymizer.process(rgb)
+        if audit:
+            audit.regions(regions, file=job.name, method=anonymizer.method,
+                          params=anonymizer.obfuscator.params(), frame=index, pts=seconds)
+        report.regions += len(regions)
+        return out
+
+    def failed(index, seconds, exc):
+        if audit:
+            audit.event(job.name, "frame_failed_blacked_out", frame=index, pts=seconds, reason=str(exc))
+
+    try:
+        if job.dst is None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                anonymize_video(job.src, Path(tmp) / ("x" + job.src.suffix), process,
+                                on_frame=frame_tick, on_failure=failed)
+        else:
+            anonymize_video(job.src, job.dst, process, overwrite=overwrite, keep_metadata=keep_metadata,
+                            on_frame=frame_tick, on_failure=failed)
+            report.written.append(job.dst)
+        report.done += 1
+    except (PrivisError, OSError) as exc:
+        report.failed.append((str(job.src), _reason(exc, job.src)))
+
+
+def _reason(exc: Exception, src: Path) -> str:
+    msg = str(exc)
+    prefix = f"{src}: "
+    if isinstance(exc, (MediaError, OutputExistsError)) and msg.startswith(prefix):
+        msg = msg[len(prefix):]
+    return msg

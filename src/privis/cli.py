@@ -1,0 +1,340 @@
+"""The `privis` command: a thin skin over the library.
+
+Every command turns `PrivisError` into one red line and a non-zero exit (a traceback
+only with ``--debug``); commands that report figures take ``--json`` and then print
+exactly one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from privis import __version__
+from privis.errors import PrivisError
+
+app = typer.Typer(
+    help="privis: private computer vision. Find what identifies people and hide it, on the device.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+eval_app = typer.Typer(help="Measure anonymization quality on labelled data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+_state = {"debug": False}
+
+
+class Method(str, Enum):
+    blur = "blur"
+    pixelate = "pixelate"
+    fill = "fill"
+    dp_pixelate = "dp-pixelate"
+
+
+class Shape(str, Enum):
+    ellipse = "ellipse"
+    box = "box"
+
+
+class Format(str, Enum):
+    png = "png"
+    jpg = "jpg"
+    same = "same"
+
+
+class SmallFaces(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(f"privis: error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _guard(func):
+    """Turn `PrivisError` into one red line and exit code 2 (a traceback with --debug)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PrivisError as exc:
+            if _state["debug"]:
+                raise
+            _fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+        except KeyboardInterrupt:
+            _fail("interrupted", code=130)
+
+    return wrapper
+
+
+def _parse_color(text: str) -> tuple[int, int, int]:
+    try:
+        parts = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or any(not 0 <= v <= 255 for v in parts):
+        raise PrivisError(f"--fill-color must be R,G,B with values 0..255, got {text!r}")
+    return parts  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"privis {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """privis: private computer vision."""
+    _state["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+# Options shared by `anonymize` and `eval faces`.
+ThresholdOpt = Annotated[
+    float, typer.Option("--threshold", "-t", min=0.01, max=0.99, help="Detector score threshold; lower hides more.")
+]
+SmallFacesOpt = Annotated[
+    SmallFaces,
+    typer.Option(
+        "--small-faces",
+        help="Up-scaled passes for faces under ~48 px: 'auto' (when the first pass finds small "
+        "or no faces), 'always' (most thorough), 'never' (fastest).",
+    ),
+]
+MaskScaleOpt = Annotated[float, typer.Option("--mask-scale", min=0.1, help="Grow each box by this factor.")]
+MaskPadOpt = Annotated[float, typer.Option("--mask-pad", min=0.0, help="Then add this many pixels on every side.")]
+ShapeOpt = Annotated[Shape, typer.Option("--shape", help="Obfuscate the ellipse inside each box, or the whole box.")]
+
+
+def _detector_options(threshold: float, small_faces: SmallFaces) -> dict[str, Any]:
+    return {"threshold": threshold, "small_faces": small_faces.value}
+
+
+@app.command()
+@_guard
+def anonymize(
+    inputs: Annotated[list[Path], typer.Argument(help="Image or video files and folders (recursive).")],
+    out: Annotated[
+        Path | None,
+        typer.Option("-o", "--out", help="Output folder (or file, for one input). Default: beside the input."),
+    ] = None,
+    method: Annotated[Method, typer.Option("--method", "-m", help="How to hide each region.")] = Method.blur,
+    targets: Annotated[str, typer.Option("--targets", help="What to hide, comma-separated.")] = "face",
+    threshold: ThresholdOpt = 0.12,
+    small_faces: SmallFacesOpt = SmallFaces.auto,
+    shape: ShapeOpt = Shape.ellipse,
+    mask_scale: MaskScaleOpt = 1.3,
+    mask_pad: MaskPadOpt = 1.0,
+    fill_color: Annotated[str, typer.Option("--fill-color", help="R,G,B for --method fill.")] = "0,0,0",
+    cell: Annotated[
+        int | None, typer.Option("--cell", min=1, help="pixelate: fixed cell size in px (default: scales with the face).")
+    ] = None,
+    blur_strength: Annotated[float, typer.Option("--blur-strength", min=0.01, help="blur: sigma / face size.")] = 0.2,
+    epsilon: Annotated[float, typer.Option("--epsilon", min=1e-6, help="dp-pixelate: privacy budget ε.")] = 0.5,
+    dp_cell: Annotated[int, typer.Option("--dp-cell", min=1, help="dp-pixelate: grid cell b in px.")] = 16,
+    dp_m: Annotated[int, typer.Option("--dp-m", min=1, help="dp-pixelate: neighbouring images differ in m pixels.")] = 16,
+    fmt: Annotated[Format, typer.Option("--format", help="Output image format.")] = Format.same,
+    audit: Annotated[
+        Path | None, typer.Option("--audit", help="Append one JSON line per region (never pixels) to this file.")
+    ] = None,
+    detect_only: Annotated[bool, typer.Option("--detect-only", help="Only write the --audit log; no images.")] = False,
+    keep_metadata: Annotated[
+        bool, typer.Option("--keep-metadata", help="Keep EXIF/GPS/XMP/ICC (stripped by default).")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Hide faces in images and videos; the output tree mirrors the input tree."""
+    from privis.auditlog import AuditLog
+    from privis.batch import plan, run
+    from privis.pipeline import Anonymizer
+
+    if detect_only and audit is None:
+        raise PrivisError("--detect-only writes only the audit log: give --audit FILE")
+    method_opts: dict[str, Any] = {"shape": shape.value}
+    if method is Method.fill:
+        method_opts["color"] = _parse_color(fill_color)
+    elif method is Method.pixelate and cell is not None:
+        method_opts["cell"] = cell
+    elif method is Method.blur:
+        method_opts["strength"] = blur_strength
+    elif method is Method.dp_pixelate:
+        method_opts.update(epsilon=epsilon, cell=dp_cell, m=dp_m)
+    anonymizer = Anonymizer(
+        targets=targets,
+        method=method.value,
+        mask_scale=mask_scale,
+        mask_pad=mask_pad,
+        **method_opts,
+        **_detector_options(threshold, small_faces),
+    )
+    jobs, problems = plan(inputs, out, fmt=fmt.value, detect_only=detect_only)
+    log_sink = AuditLog(audit) if audit else None
+    try:
+        report = _run_with_progress(run, anonymizer, jobs, log_sink, overwrite, keep_metadata, quiet)
+    finally:
+        if log_sink:
+            log_sink.close()
+    failed = problems + report.failed
+    for src, reason in failed:
+        typer.secho(f"privis: skipped {src}: {reason}", fg=typer.colors.YELLOW, err=True)
+    where = f" -> {out}" if out else ""
+    typer.echo(
+        f"{report.done} file(s) done, {report.regions} region(s) hidden, {len(failed)} failed{where}", err=True
+    )
+    if failed:
+        raise typer.Exit(1)
+
+
+def _run_with_progress(run, anonymizer, jobs, audit, overwrite, keep_metadata, quiet):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    if quiet or not jobs:
+        return run(anonymizer, jobs, audit=audit, overwrite=overwrite, keep_metadata=keep_metadata)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        transient=False, console=_stderr_console(),
+    ) as progress:
+        task = progress.add_task("anonymizing", total=len(jobs))
+        frames = progress.add_task("frames", total=None, visible=any(j.kind == "video" for j in jobs))
+        return run(
+            anonymizer, jobs, audit=audit, overwrite=overwrite, keep_metadata=keep_metadata,
+            advance=lambda job: progress.advance(task), frame_tick=lambda: progress.advance(frames),
+        )
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@eval_app.command("faces")
+@_guard
+def eval_faces(
+    labels: Annotated[Path, typer.Option("--labels", help="CSV: image,x1,y1,x2,y2[,invalid|ignore].")],
+    images: Annotated[Path, typer.Option("--images", help="Folder the CSV's image paths are relative to.")],
+    outputs: Annotated[
+        Path | None,
+        typer.Option("--outputs", help="Score these already-anonymized files (same relative paths) instead of running privis."),
+    ] = None,
+    fill_color: Annotated[
+        str, typer.Option("--fill-color", help="With --outputs: the colour that marks obfuscated pixels.")
+    ] = "255,0,255",
+    threshold: ThresholdOpt = 0.12,
+    small_faces: SmallFacesOpt = SmallFaces.auto,
+    shape: ShapeOpt = Shape.box,
+    mask_scale: MaskScaleOpt = 1.3,
+    mask_pad: MaskPadOpt = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Also write the table and JSON here.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Recall of face anonymization: a face counts when >= 90% of its pixels are hidden."""
+    import numpy as np
+
+    from privis.audit.detection_eval import evaluate, fill_mask, load_box_labels
+    from privis.media.image import read_image
+
+    truth = load_box_labels(labels)
+    if outputs is not None:
+        color = _parse_color(fill_color)
+
+        def mask_for(path: Path) -> np.ndarray:
+            rel = path.relative_to(images)
+            out_file = _find_output(outputs / rel)
+            src_shape = read_image(path).rgb.shape
+            got = read_image(out_file).rgb
+            if got.shape != src_shape:
+                raise PrivisError(f"{out_file}: size {got.shape[:2]} differs from the source {src_shape[:2]}")
+            return fill_mask(got, color)
+
+        system = {"tool": "outputs", "outputs": str(outputs), "fill_color": list(color)}
+    else:
+        from privis.pipeline import Anonymizer
+
+        anonymizer = Anonymizer(
+            method="fill", shape=shape.value, mask_scale=mask_scale, mask_pad=mask_pad,
+            **_detector_options(threshold, small_faces),
+        )
+
+        def mask_for(path: Path) -> np.ndarray:
+            rgb = read_image(path).rgb
+            return anonymizer.hidden_mask(anonymizer.detect(rgb), *rgb.shape[:2])
+
+        system = {
+            "tool": f"privis {__version__}", "threshold": threshold, "small_faces": small_faces.value,
+            "shape": shape.value, "mask_scale": mask_scale, "mask_pad": mask_pad,
+        }
+    report = evaluate(truth, images, mask_for, progress=None if quiet or as_json else _progress_iter)
+    summary = {"labels": str(labels), **system, **report.summary()}
+    table = _recall_table(summary)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "eval_faces.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (out_dir / "eval_faces.md").write_text(table + "\n")
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        typer.echo(table)
+    if report.failed:
+        for item in report.failed:
+            typer.secho(f"privis: skipped {item}", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(1)
+
+
+def _find_output(path: Path) -> Path:
+    for cand in [path, *(path.with_suffix(s) for s in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tiff"))]:
+        if cand.is_file():
+            return cand
+    raise PrivisError(f"no output found for {path}")
+
+
+def _progress_iter(items):
+    from rich.progress import track
+
+    items = list(items)
+    return track(items, description="evaluating", console=_stderr_console(), transient=True)
+
+
+def _recall_table(s: dict[str, Any]) -> str:
+    lines = [
+        f"faces: {s['faces']} in {s['images']} images; recall {s['recall']}; "
+        f"false-obfuscated share {s['false_obfuscated_share']}",
+        "",
+        "| face height (px) | faces | recall |",
+        "|---|---:|---:|",
+    ]
+    for name, b in s["by_height"].items():
+        lines.append(f"| {name} | {b['faces']} | {'-' if b['recall'] is None else b['recall']} |")
+    return "\n".join(lines)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

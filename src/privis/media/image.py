@@ -1,0 +1,214 @@
+"""Reading and writing image files at the I/O edge: orientation, bit depth, metadata.
+
+Inside privis a frame is RGB uint8. Files come in grey, RGBA, 16-bit, rotated by an
+EXIF tag and carrying EXIF/GPS/XMP/ICC metadata; this module turns them into a frame
+for detection while keeping the original pixels for obfuscation, and writes results
+back without metadata unless asked.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from privis.errors import MediaError, OutputExistsError, PrivisError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+FORMATS = ("png", "jpg", "same")
+_PIL_FORMAT = {
+    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
+    ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
+}
+# Images larger than this are refused (decompression bombs, absurd uploads).
+MAX_PIXELS = 20_000 * 20_000
+
+
+@dataclass
+class LoadedImage:
+    """An image file's pixels, upright, plus what writing it back needs.
+
+    Attributes
+    ----------
+    pixels : ndarray
+        Upright pixels in the file's own layout: (H, W) grey, (H, W, 3) RGB or
+        (H, W, 4) RGBA; uint8, or uint16 for 16-bit files. Obfuscation works on these.
+    rgb : ndarray
+        The same image as RGB uint8 (H, W, 3), for detectors.
+    mode : str
+        PIL mode of `pixels` when written back.
+    metadata : dict
+        ``exif``, ``icc_profile``, ``xmp`` bytes from the source, used only with
+        ``keep_metadata``.
+    """
+
+    pixels: np.ndarray
+    rgb: np.ndarray
+    mode: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` has a supported image suffix."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_image(path: str | os.PathLike[str]) -> LoadedImage:
+    """Read an image file, apply its EXIF orientation and prepare an RGB uint8 frame.
+
+    Raises `MediaError` with a one-line reason for a missing, empty, corrupt, huge or
+    zero-size file.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(f"{p}: no such file")
+    if not p.is_file():
+        raise MediaError(f"{p}: not a file")
+    if p.stat().st_size == 0:
+        raise MediaError(f"{p}: empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise MediaError(f"{p}: {im.width}x{im.height} is larger than privis accepts")
+                im.load()
+                metadata = _metadata(im)
+                im = ImageOps.exif_transpose(im)
+    except MediaError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:
+        raise MediaError(f"{p}: cannot read image ({exc.__class__.__name__}: {exc})") from None
+    if im.width == 0 or im.height == 0:
+        raise MediaError(f"{p}: image has zero size")
+    loaded = from_pil(im)
+    loaded.metadata = metadata
+    loaded.path = p
+    return loaded
+
+
+def from_pil(im: Any) -> LoadedImage:
+    """A `LoadedImage` from a PIL image (any mode)."""
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        pixels = np.asarray(im)
+        if pixels.dtype != np.uint16:
+            pixels = np.clip(pixels, 0, 65535).astype(np.uint16)
+        rgb8 = (pixels >> 8).astype(np.uint8)
+        return LoadedImage(pixels, np.repeat(rgb8[..., None], 3, axis=2), "I;16")
+    if mode in ("L", "1"):
+        pixels = np.asarray(im.convert("L"))
+        return LoadedImage(pixels, np.repeat(pixels[..., None], 3, axis=2), "L")
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
+        pixels = np.asarray(im.convert("RGBA"))
+        return LoadedImage(pixels, np.ascontiguousarray(pixels[..., :3]), "RGBA")
+    pixels = np.asarray(im.convert("RGB"))
+    return LoadedImage(pixels, pixels, "RGB")
+
+
+def from_array(array: np.ndarray) -> LoadedImage:
+    """A `LoadedImage` from an in-memory array (grey, RGB or RGBA; uint8 or uint16)."""
+    arr = np.asarray(array)
+    if arr.size == 0:
+        raise MediaError("image has zero size")
+    if arr.dtype == np.uint16:
+        rgb8 = (arr >> 8).astype(np.uint8)
+    elif arr.dtype == np.uint8:
+        rgb8 = arr
+    elif np.issubdtype(arr.dtype, np.floating):
+        rgb8 = (np.clip(arr, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    else:
+        raise PrivisError(f"unsupported image dtype {arr.dtype}; use uint8, uint16 or float in [0, 1]")
+    if arr.ndim == 2:
+        return LoadedImage(arr, np.repeat(rgb8[..., None], 3, axis=2), "L")
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        return LoadedImage(arr, np.ascontiguousarray(rgb8[..., :3]), "RGB" if arr.shape[2] == 3 else "RGBA")
+    raise PrivisError(f"expected an image of shape (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
+
+
+def _metadata(im: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    exif = im.getexif()
+    if exif:
+        exif[0x0112] = 1  # pixels are written upright, so the orientation tag must say so
+        meta["exif"] = exif.tobytes()
+    for key in ("icc_profile", "xmp"):
+        if im.info.get(key):
+            meta[key] = im.info[key]
+    return meta
+
+
+def output_suffix(source: Path, fmt: str) -> str:
+    """Suffix of the output for `source` under ``--format`` `fmt`."""
+    if fmt not in FORMATS:
+        raise PrivisError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if fmt == "same":
+        return source.suffix.lower() if source.suffix.lower() in IMAGE_SUFFIXES else ".png"
+    return "." + fmt
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    pixels: np.ndarray,
+    *,
+    mode: str = "RGB",
+    metadata: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    quality: int = 95,
+) -> Path:
+    """Write `pixels` to `path` atomically; metadata only if given; never replace unless `overwrite`.
+
+    JPEG cannot hold alpha or 16 bits: such images are flattened / reduced to 8 bits.
+    """
+    from PIL import Image
+
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
+    suffix = out.suffix.lower()
+    fmt = _PIL_FORMAT.get(suffix)
+    if fmt is None:
+        raise PrivisError(f"{out}: unsupported output format {suffix!r}")
+    im = _to_pil(pixels, mode)
+    if fmt == "JPEG" and im.mode not in ("RGB", "L"):
+        im = im.convert("RGB") if im.mode != "I;16" else Image.fromarray((pixels >> 8).astype(np.uint8))
+    if fmt in ("WEBP",) and im.mode == "I;16":
+        im = Image.fromarray((pixels >> 8).astype(np.uint8))
+    kwargs: dict[str, Any] = {}
+    if fmt == "JPEG":
+        kwargs["quality"] = quality
+    if fmt == "WEBP":
+        kwargs["quality"] = quality
+    for key, value in (metadata or {}).items():
+        if key == "xmp" and fmt not in ("JPEG", "PNG", "WEBP", "TIFF"):
+            continue
+        kwargs[key] = value
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".privis-", suffix=suffix, dir=out.parent)
+    os.close(fd)
+    try:
+        im.save(tmp, format=fmt, **kwargs)
+        if out.exists() and not overwrite:  # appeared while we worked
+            raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def _to_pil(pixels: np.ndarray, mode: str) -> Any:
+    from PIL import Image
+
+    if mode == "I;16":
+        return Image.fromarray(np.ascontiguousarray(pixels.astype(np.uint16)), mode="I;16")
+    return Image.fromarray(np.ascontiguousarray(pixels))

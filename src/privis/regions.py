@@ -1,0 +1,284 @@
+"""`Regions`: the things found in one frame, held column-wise, plus box geometry.
+
+A frame's regions travel together from detectors through the tracker and policy to the
+obfuscator and the audit log. Holding them column-wise (one array per field, like
+supervision's ``Detections``) keeps geometry vectorized and slicing consistent.
+
+Examples
+--------
+>>> import numpy as np
+>>> r = Regions(np.array([[10, 10, 30, 40]]), label=["face"], score=[0.9])
+>>> len(r), r.label[0]
+(1, 'face')
+>>> r.expand(1.5).xyxy.tolist()
+[[5.0, 2.5, 35.0, 47.5]]
+>>> faces = Regions.merge([r, Regions.empty()])
+>>> len(faces[faces.score > 0.5])
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from privis.errors import PrivisError
+
+__all__ = ["Region", "Regions", "box_iou"]
+
+
+def _as_column(value: Any, n: int, name: str, dtype: Any) -> np.ndarray | None:
+    if value is None:
+        return None
+    arr = np.asarray(value, dtype=dtype)
+    if arr.shape != (n,):
+        raise PrivisError(f"Regions.{name} must have shape ({n},), got {arr.shape}")
+    return arr
+
+
+@dataclass
+class Regions:
+    """Regions of one frame: boxes plus optional per-row fields.
+
+    Parameters
+    ----------
+    xyxy : array-like, shape (n, 4)
+        Boxes as ``x1, y1, x2, y2`` in pixels of the frame (float32).
+    label : sequence of str, optional
+        What each region is: ``"face"``, ``"plate"``, ``"text"``, ``"person"``...
+        Defaults to ``"face"`` for every row.
+    score : array-like, shape (n,), optional
+        Detector confidence in [0, 1].
+    mask : array-like, shape (n, H, W) bool, optional
+        Pixel masks, when a detector gives them.
+    track_id : array-like, shape (n,) int, optional
+        Identity across frames, set by the tracker.
+    source : sequence of str, optional
+        Name of the detector that produced each row.
+    data : dict of str to array-like of length n
+        Per-row extras (e.g. landmarks); sliced together with the rows.
+    meta : dict
+        Per-frame facts (pts, source file); not sliced.
+    """
+
+    xyxy: np.ndarray
+    label: np.ndarray | Sequence[str] | None = None
+    score: np.ndarray | Sequence[float] | None = None
+    mask: np.ndarray | None = None
+    track_id: np.ndarray | Sequence[int] | None = None
+    source: np.ndarray | Sequence[str] | None = None
+    data: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        xyxy = np.asarray(self.xyxy, dtype=np.float32)
+        if xyxy.size == 0:
+            xyxy = xyxy.reshape(0, 4)
+        if xyxy.ndim != 2 or xyxy.shape[1] != 4:
+            raise PrivisError(f"Regions.xyxy must have shape (n, 4), got {xyxy.shape}")
+        self.xyxy = xyxy
+        n = len(xyxy)
+        labels = ["face"] * n if self.label is None else list(self.label)
+        self.label = _as_column(np.array(labels, dtype=object), n, "label", object)
+        self.score = _as_column(self.score, n, "score", np.float32)
+        self.track_id = _as_column(self.track_id, n, "track_id", np.int64)
+        if self.source is not None:
+            self.source = _as_column(np.array(list(self.source), dtype=object), n, "source", object)
+        if self.mask is not None:
+            mask = np.asarray(self.mask, dtype=bool)
+            if mask.ndim != 3 or len(mask) != n:
+                raise PrivisError(f"Regions.mask must have shape ({n}, H, W), got {mask.shape}")
+            self.mask = mask
+        for key, value in list(self.data.items()):
+            arr = np.asarray(value)
+            if len(arr) != n:
+                raise PrivisError(f"Regions.data[{key!r}] must have {n} rows, got {len(arr)}")
+            self.data[key] = arr
+
+    @classmethod
+    def empty(cls) -> Regions:
+        """No regions (a frame where nothing was found)."""
+        return cls(np.zeros((0, 4), np.float32), label=[], score=np.zeros(0, np.float32))
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __iter__(self) -> Iterator[Region]:
+        for i in range(len(self)):
+            yield self.row(i)
+
+    def __getitem__(self, index: Any) -> Regions:
+        """Rows selected by a boolean mask, int, slice or index array; a str reads `data`."""
+        if isinstance(index, str):
+            return self.data[index]  # type: ignore[return-value]
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+
+        def take(col: np.ndarray | None) -> np.ndarray | None:
+            return None if col is None else col[index]
+
+        return Regions(
+            self.xyxy[index],
+            label=take(self.label),
+            score=take(self.score),
+            mask=take(self.mask),
+            track_id=take(self.track_id),
+            source=take(self.source),
+            data={k: v[index] for k, v in self.data.items()},
+            meta=dict(self.meta),
+        )
+
+    def row(self, i: int) -> Region:
+        """The i-th region as a plain `Region`."""
+        return Region(
+            box=tuple(float(v) for v in self.xyxy[i]),  # type: ignore[arg-type]
+            label=str(self.label[i]),
+            score=None if self.score is None else float(self.score[i]),
+            track_id=None if self.track_id is None else int(self.track_id[i]),
+            source=None if self.source is None else str(self.source[i]),
+        )
+
+    @classmethod
+    def merge(cls, parts: Sequence[Regions]) -> Regions:
+        """Concatenate the regions of one frame from several detectors.
+
+        Empty parts are dropped; the others must agree on which optional fields they have.
+        """
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        for name in ("score", "mask", "track_id", "source"):
+            has = {getattr(p, name) is None for p in parts}
+            if len(has) > 1:
+                raise PrivisError(f"Regions.merge: field {name!r} is set in some parts and not in others")
+        keys = set(parts[0].data)
+        if any(set(p.data) != keys for p in parts):
+            raise PrivisError("Regions.merge: parts have different data keys")
+
+        def cat(name: str) -> np.ndarray | None:
+            cols = [getattr(p, name) for p in parts]
+            return None if cols[0] is None else np.concatenate(cols)
+
+        return cls(
+            np.concatenate([p.xyxy for p in parts]),
+            label=cat("label"),
+            score=cat("score"),
+            mask=cat("mask"),
+            track_id=cat("track_id"),
+            source=cat("source"),
+            data={k: np.concatenate([p.data[k] for p in parts]) for k in keys},
+            meta=dict(parts[0].meta),
+        )
+
+    # ----------------------------------------------------------------- geometry
+    @property
+    def width(self) -> np.ndarray:
+        return self.xyxy[:, 2] - self.xyxy[:, 0]
+
+    @property
+    def height(self) -> np.ndarray:
+        return self.xyxy[:, 3] - self.xyxy[:, 1]
+
+    @property
+    def area(self) -> np.ndarray:
+        return np.clip(self.width, 0, None) * np.clip(self.height, 0, None)
+
+    def _with_boxes(self, xyxy: np.ndarray) -> Regions:
+        out = self[np.arange(len(self))]
+        out.xyxy = xyxy.astype(np.float32)
+        return out
+
+    def expand(self, scale: float, *, pad: float = 0.0) -> Regions:
+        """Grow (or shrink) each box around its centre by `scale` in width and height.
+
+        `pad` then adds that many pixels on every side, so that tiny boxes,
+        whose position is least certain (a few px), still get a margin.
+        """
+        if scale <= 0:
+            raise PrivisError(f"expand scale must be > 0, got {scale}")
+        if pad < 0:
+            raise PrivisError(f"pad must be >= 0, got {pad}")
+        c = (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
+        half = (self.xyxy[:, 2:] - self.xyxy[:, :2]) / 2
+        half = half * scale + pad
+        return self._with_boxes(np.concatenate([c - half, c + half], axis=1))
+
+    def scale(self, sx: float, sy: float | None = None) -> Regions:
+        """Map boxes to a resized frame (multiply x by `sx`, y by `sy`)."""
+        sy = sx if sy is None else sy
+        return self._with_boxes(self.xyxy * np.array([sx, sy, sx, sy], np.float32))
+
+    def clip(self, width: int, height: int) -> Regions:
+        """Clip boxes to a ``width`` × ``height`` frame."""
+        lim = np.array([width, height, width, height], np.float32)
+        return self._with_boxes(np.clip(self.xyxy, 0, lim))
+
+    def iou(self, other: Regions) -> np.ndarray:
+        """Pairwise IoU matrix, shape (len(self), len(other))."""
+        return box_iou(self.xyxy, other.xyxy)
+
+    def to_mask(self, height: int, width: int, *, shape: str = "box") -> np.ndarray:
+        """Union of the regions as an (H, W) bool image; `shape` is ``"box"`` or ``"ellipse"``."""
+        out = np.zeros((height, width), dtype=bool)
+        for i in range(len(self)):
+            x1, y1, x2, y2 = pixel_bounds(self.xyxy[i], width, height)
+            if x2 <= x1 or y2 <= y1:
+                continue
+            if self.mask is not None:
+                out |= self.mask[i][:height, :width]
+            elif shape == "ellipse":
+                out[y1:y2, x1:x2] |= ellipse_mask(self.xyxy[i], x1, y1, x2, y2)
+            else:
+                out[y1:y2, x1:x2] = True
+        return out
+
+
+@dataclass(frozen=True)
+class Region:
+    """One row of `Regions`, for code that handles a single region."""
+
+    box: tuple[float, float, float, float]
+    label: str = "face"
+    score: float | None = None
+    track_id: int | None = None
+    source: str | None = None
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection over union of two (n, 4) and (m, 4) xyxy arrays."""
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def pixel_bounds(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """Integer pixel bounds (x1, y1, x2, y2; end exclusive) covering `box`, clipped to the frame.
+
+    Rounds outwards so that every pixel the box touches is included: a privacy tool
+    errs on the side of covering too much.
+    """
+    x1 = max(int(np.floor(box[0])), 0)
+    y1 = max(int(np.floor(box[1])), 0)
+    x2 = min(int(np.ceil(box[2])), width)
+    y2 = min(int(np.ceil(box[3])), height)
+    return x1, y1, x2, y2
+
+
+def ellipse_mask(box: np.ndarray, x1: int, y1: int, x2: int, y2: int) -> np.ndarray:
+    """Bool mask of the ellipse inscribed in `box`, over the pixel window [y1:y2, x1:x2]."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    rx, ry = max((box[2] - box[0]) / 2, 0.5), max((box[3] - box[1]) / 2, 0.5)
+    ys = (np.arange(y1, y2, dtype=np.float32) + 0.5 - cy) / ry
+    xs = (np.arange(x1, x2, dtype=np.float32) + 0.5 - cx) / rx
+    return ys[:, None] ** 2 + xs[None, :] ** 2 <= 1.0

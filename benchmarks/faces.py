@@ -54,8 +54,24 @@ def timed(cmd: list[str], **kw) -> float:
 
 
 def run_privis(images: Path, out: Path) -> float:
-    return timed([*PRIVIS, "anonymize", str(images), "-o", str(out), "--method", "fill",
-                  "--fill-color", "255,0,255", "--shape", "box", "--format", "png", "--quiet"])
+    return timed(
+        [
+            *PRIVIS,
+            "anonymize",
+            str(images),
+            "-o",
+            str(out),
+            "--method",
+            "fill",
+            "--fill-color",
+            "255,0,255",
+            "--shape",
+            "box",
+            "--format",
+            "png",
+            "--quiet",
+        ]
+    )
 
 
 def run_deface(exe: Path, images: Path, out: Path, scratch: Path) -> float:
@@ -79,9 +95,22 @@ def run_deface(exe: Path, images: Path, out: Path, scratch: Path) -> float:
 
 def score(root: Path, outputs: Path, color: str) -> dict:
     proc = subprocess.run(
-        [*PRIVIS, "eval", "faces", "--labels", str(root / "labels.csv"), "--images", str(root),
-         "--outputs", str(outputs), "--fill-color", color, "--json"],
-        capture_output=True, text=True,
+        [
+            *PRIVIS,
+            "eval",
+            "faces",
+            "--labels",
+            str(root / "labels.csv"),
+            "--images",
+            str(root),
+            "--outputs",
+            str(outputs),
+            "--fill-color",
+            color,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         raise SystemExit(f"eval failed: {proc.stderr[-2000:]}")
@@ -109,17 +138,40 @@ def main() -> int:
             t_deface = run_deface(deface, images, d_out, Path(tmp) / name / "deface-in")
             for tool, t, out, color in (("privis", t_privis, p_out, "255,0,255"), ("deface", t_deface, d_out, "0,0,0")):
                 s = score(root, out.parent, color)
-                results.append({"set": name, "tool": tool, "images": n, "wall_s": round(t, 2),
-                                "recall": s["recall"], "false_share": s["false_obfuscated_share"],
-                                "faces": s["faces"], "by_height": {k: v["recall"] for k, v in s["by_height"].items()}})
-                print(f"{name:12s} {tool:7s} recall {s['recall']}  false {s['false_obfuscated_share']}  "
-                      f"{t:.2f} s", file=sys.stderr)
+                results.append(
+                    {
+                        "set": name,
+                        "tool": tool,
+                        "images": n,
+                        "wall_s": round(t, 2),
+                        "recall": s["recall"],
+                        "false_share": s["false_obfuscated_share"],
+                        "faces": s["faces"],
+                        "by_height": {k: v["recall"] for k, v in s["by_height"].items()},
+                    }
+                )
+                print(
+                    f"{name:12s} {tool:7s} recall {s['recall']}  false {s['false_obfuscated_share']}  {t:.2f} s",
+                    file=sys.stderr,
+                )
     buckets = list(results[0]["by_height"]) if results else []
-    lines = ["| set | tool | images | faces | recall | false share | " + " | ".join(f"h {b}" for b in buckets)
-             + " | wall s |", "|---" * (7 + len(buckets)) + "|"]
+    lines = [
+        "| set | tool | images | faces | recall | false share | "
+        + " | ".join(f"h {b}" for b in buckets)
+        + " | wall s |",
+        "|---" * (7 + len(buckets)) + "|",
+    ]
     for r in results:
-        cells = [r["set"], r["tool"], r["images"], r["faces"], r["recall"], r["false_share"],
-                 *("-" if r["by_height"][b] is None else r["by_height"][b] for b in buckets), r["wall_s"]]
+        cells = [
+            r["set"],
+            r["tool"],
+            r["images"],
+            r["faces"],
+            r["recall"],
+            r["false_share"],
+            *("-" if r["by_height"][b] is None else r["by_height"][b] for b in buckets),
+            r["wall_s"],
+        ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     table = "\n".join(lines)
     report = {"benchmark": "faces", "cpu_count": os.cpu_count(), "results": results}

@@ -32,8 +32,16 @@ def main() -> int:
     inputs, outputs = ROOT / "input", ROOT / "output"
     make_inputs(inputs)
     privis = Path(sys.executable).with_name("privis")
-    cmd = [str(privis), "anonymize", str(inputs), "-o", str(outputs), "--overwrite",
-           "--audit", str(ROOT / "audit.jsonl")]
+    cmd = [
+        str(privis),
+        "anonymize",
+        str(inputs),
+        "-o",
+        str(outputs),
+        "--overwrite",
+        "--audit",
+        str(ROOT / "audit.jsonl"),
+    ]
     (ROOT / "audit.jsonl").unlink(missing_ok=True)
     print("$", " ".join(cmd), flush=True)
     code = subprocess.call(cmd)

@@ -13,7 +13,7 @@ True
 """
 
 from privis.detect import available_detectors, create_detector, register_detector
-from privis.errors import ModelNotFoundError, MediaError, OutputExistsError, PrivisError
+from privis.errors import MediaError, ModelNotFoundError, OutputExistsError, PrivisError
 from privis.obfuscate import available_obfuscators, create_obfuscator, obfuscate, register_obfuscator
 from privis.pipeline import Anonymized, Anonymizer, Policy
 from privis.regions import Region, Regions

@@ -85,8 +85,10 @@ def plan(
             files = _walk(src)
             if not files:
                 problems.append((str(src), "folder holds no image or video files"))
-            base = (out_path / src.resolve().name if several else out_path) if out_path else src.parent / (
-                src.resolve().name + "_anonymized"
+            base = (
+                (out_path / src.resolve().name if several else out_path)
+                if out_path
+                else src.parent / (src.resolve().name + "_anonymized")
             )
             for f in files:
                 rel = f.relative_to(src)
@@ -164,9 +166,9 @@ def run(
                     advance(job)
                 continue
             meta = loaded.metadata if keep_metadata else None
-            writes.append((job, pool.submit(
-                write_image, job.dst, out, mode=loaded.mode, metadata=meta, overwrite=overwrite
-            )))
+            writes.append(
+                (job, pool.submit(write_image, job.dst, out, mode=loaded.mode, metadata=meta, overwrite=overwrite))
+            )
             writes = _drain(writes, report, advance, block=len(writes) > 4)
         _drain(writes, report, advance, block=True)
     for job in videos:
@@ -206,8 +208,14 @@ def _run_video(anonymizer, job, report, audit, overwrite, keep_metadata, frame_t
     def process(rgb, index, seconds):
         out, regions = anonymizer.process(rgb)
         if audit:
-            audit.regions(regions, file=job.name, method=anonymizer.method,
-                          params=anonymizer.obfuscator.params(), frame=index, pts=seconds)
+            audit.regions(
+                regions,
+                file=job.name,
+                method=anonymizer.method,
+                params=anonymizer.obfuscator.params(),
+                frame=index,
+                pts=seconds,
+            )
         report.regions += len(regions)
         return out
 
@@ -220,11 +228,19 @@ def _run_video(anonymizer, job, report, audit, overwrite, keep_metadata, frame_t
             import tempfile
 
             with tempfile.TemporaryDirectory() as tmp:
-                anonymize_video(job.src, Path(tmp) / ("x" + job.src.suffix), process,
-                                on_frame=frame_tick, on_failure=failed)
+                anonymize_video(
+                    job.src, Path(tmp) / ("x" + job.src.suffix), process, on_frame=frame_tick, on_failure=failed
+                )
         else:
-            anonymize_video(job.src, job.dst, process, overwrite=overwrite, keep_metadata=keep_metadata,
-                            on_frame=frame_tick, on_failure=failed)
+            anonymize_video(
+                job.src,
+                job.dst,
+                process,
+                overwrite=overwrite,
+                keep_metadata=keep_metadata,
+                on_frame=frame_tick,
+                on_failure=failed,
+            )
             report.written.append(job.dst)
         report.done += 1
     except (PrivisError, OSError) as exc:
@@ -235,5 +251,5 @@ def _reason(exc: Exception, src: Path) -> str:
     msg = str(exc)
     prefix = f"{src}: "
     if isinstance(exc, (MediaError, OutputExistsError)) and msg.startswith(prefix):
-        msg = msg[len(prefix):]
+        msg = msg[len(prefix) :]
     return msg

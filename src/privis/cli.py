@@ -148,12 +148,15 @@ def anonymize(
     mask_pad: MaskPadOpt = 1.0,
     fill_color: Annotated[str, typer.Option("--fill-color", help="R,G,B for --method fill.")] = "0,0,0",
     cell: Annotated[
-        int | None, typer.Option("--cell", min=1, help="pixelate: fixed cell size in px (default: scales with the face).")
+        int | None,
+        typer.Option("--cell", min=1, help="pixelate: fixed cell size in px (default: scales with the face)."),
     ] = None,
     blur_strength: Annotated[float, typer.Option("--blur-strength", min=0.01, help="blur: sigma / face size.")] = 0.2,
     epsilon: Annotated[float, typer.Option("--epsilon", min=1e-6, help="dp-pixelate: privacy budget ε.")] = 0.5,
     dp_cell: Annotated[int, typer.Option("--dp-cell", min=1, help="dp-pixelate: grid cell b in px.")] = 16,
-    dp_m: Annotated[int, typer.Option("--dp-m", min=1, help="dp-pixelate: neighbouring images differ in m pixels.")] = 16,
+    dp_m: Annotated[
+        int, typer.Option("--dp-m", min=1, help="dp-pixelate: neighbouring images differ in m pixels.")
+    ] = 16,
     fmt: Annotated[Format, typer.Option("--format", help="Output image format.")] = Format.same,
     audit: Annotated[
         Path | None, typer.Option("--audit", help="Append one JSON line per region (never pixels) to this file.")
@@ -200,9 +203,7 @@ def anonymize(
     for src, reason in failed:
         typer.secho(f"privis: skipped {src}: {reason}", fg=typer.colors.YELLOW, err=True)
     where = f" -> {out}" if out else ""
-    typer.echo(
-        f"{report.done} file(s) done, {report.regions} region(s) hidden, {len(failed)} failed{where}", err=True
-    )
+    typer.echo(f"{report.done} file(s) done, {report.regions} region(s) hidden, {len(failed)} failed{where}", err=True)
     if failed:
         raise typer.Exit(1)
 
@@ -213,14 +214,23 @@ def _run_with_progress(run, anonymizer, jobs, audit, overwrite, keep_metadata, q
     if quiet or not jobs:
         return run(anonymizer, jobs, audit=audit, overwrite=overwrite, keep_metadata=keep_metadata)
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        transient=False, console=_stderr_console(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+        console=_stderr_console(),
     ) as progress:
         task = progress.add_task("anonymizing", total=len(jobs))
         frames = progress.add_task("frames", total=None, visible=any(j.kind == "video" for j in jobs))
         return run(
-            anonymizer, jobs, audit=audit, overwrite=overwrite, keep_metadata=keep_metadata,
-            advance=lambda job: progress.advance(task), frame_tick=lambda: progress.advance(frames),
+            anonymizer,
+            jobs,
+            audit=audit,
+            overwrite=overwrite,
+            keep_metadata=keep_metadata,
+            advance=lambda job: progress.advance(task),
+            frame_tick=lambda: progress.advance(frames),
         )
 
 
@@ -237,7 +247,9 @@ def eval_faces(
     images: Annotated[Path, typer.Option("--images", help="Folder the CSV's image paths are relative to.")],
     outputs: Annotated[
         Path | None,
-        typer.Option("--outputs", help="Score these already-anonymized files (same relative paths) instead of running privis."),
+        typer.Option(
+            "--outputs", help="Score these already-anonymized files (same relative paths) instead of running privis."
+        ),
     ] = None,
     fill_color: Annotated[
         str, typer.Option("--fill-color", help="With --outputs: the colour that marks obfuscated pixels.")
@@ -275,7 +287,10 @@ def eval_faces(
         from privis.pipeline import Anonymizer
 
         anonymizer = Anonymizer(
-            method="fill", shape=shape.value, mask_scale=mask_scale, mask_pad=mask_pad,
+            method="fill",
+            shape=shape.value,
+            mask_scale=mask_scale,
+            mask_pad=mask_pad,
             **_detector_options(threshold, small_faces),
         )
 
@@ -284,8 +299,12 @@ def eval_faces(
             return anonymizer.hidden_mask(anonymizer.detect(rgb), *rgb.shape[:2])
 
         system = {
-            "tool": f"privis {__version__}", "threshold": threshold, "small_faces": small_faces.value,
-            "shape": shape.value, "mask_scale": mask_scale, "mask_pad": mask_pad,
+            "tool": f"privis {__version__}",
+            "threshold": threshold,
+            "small_faces": small_faces.value,
+            "shape": shape.value,
+            "mask_scale": mask_scale,
+            "mask_pad": mask_pad,
         }
     report = evaluate(truth, images, mask_for, progress=None if quiet or as_json else _progress_iter)
     summary = {"labels": str(labels), **system, **report.summary()}

@@ -81,7 +81,8 @@ def _accepted(cls: type) -> set[str]:
         if init is None:
             continue
         names |= {
-            p.name for p in inspect.signature(init).parameters.values()
+            p.name
+            for p in inspect.signature(init).parameters.values()
             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"
         }
     return names
@@ -138,16 +139,13 @@ class Anonymizer:
         if detectors is None:
             unknown = [t for t in self.targets if t not in DEFAULT_FOR_LABEL]
             if unknown:
-                raise PrivisError(
-                    f"unknown target(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_FOR_LABEL)}"
-                )
+                raise PrivisError(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_FOR_LABEL)}")
             names = [DEFAULT_FOR_LABEL[t] for t in self.targets]
             accepted = set().union(*(_accepted(DETECTORS.get(n)) for n in names))
             stray = sorted(set(det_opts) - accepted)
             if stray:
                 raise PrivisError(
-                    f"unknown option(s) {', '.join(stray)} for method {method!r} and "
-                    f"detector(s) {', '.join(names)}"
+                    f"unknown option(s) {', '.join(stray)} for method {method!r} and detector(s) {', '.join(names)}"
                 )
             detectors = [
                 create_detector(n, **{k: v for k, v in det_opts.items() if k in _accepted(DETECTORS.get(n))})

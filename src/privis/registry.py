@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from privis.errors import PrivisError, UnknownNameError
@@ -76,6 +75,3 @@ class Registry(Generic[T]):
     def restore(self, table: dict[str, type[T]]) -> None:
         """Put back a table taken by `snapshot`."""
         self._classes = dict(table)
-
-
-Factory = Callable[..., Any]

@@ -59,9 +59,7 @@ def load_box_labels(csv_path: str | Path) -> dict[str, GroundTruth]:
             empty = box[2] <= box[0] or box[3] <= box[1]
             rows.setdefault(row["image"], []).append((*box, flagged or empty))
     return {
-        name: GroundTruth(
-            np.array([r[:4] for r in items], np.float32), np.array([r[4] for r in items], bool)
-        )
+        name: GroundTruth(np.array([r[:4] for r in items], np.float32), np.array([r[4] for r in items], bool))
         for name, items in rows.items()
     }
 

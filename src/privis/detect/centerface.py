@@ -170,9 +170,7 @@ class CenterFaceDetector(Detector):
         base = min(1.0, self.max_side / side)
         found = [self._pass(frame, base)]
         small = found[0].height < self.small_face_px
-        if self.small_faces == "always" or (
-            self.small_faces == "auto" and (len(found[0]) == 0 or bool(small.any()))
-        ):
+        if self.small_faces == "always" or (self.small_faces == "auto" and (len(found[0]) == 0 or bool(small.any()))):
             for s in self.scales:
                 s = min(s, self.max_side / side)
                 if s <= base * 1.05:

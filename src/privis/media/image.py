@@ -22,8 +22,13 @@ from privis.errors import MediaError, OutputExistsError, PrivisError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 FORMATS = ("png", "jpg", "same")
 _PIL_FORMAT = {
-    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
-    ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
 }
 # Images larger than this are refused (decompression bombs, absurd uploads).
 MAX_PIXELS = 20_000 * 20_000
@@ -81,12 +86,18 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
                 if im.width * im.height > MAX_PIXELS:
                     raise MediaError(f"{p}: {im.width}x{im.height} is larger than privis accepts")
                 im.load()
+                im = ImageOps.exif_transpose(im)  # upright pixels; the copy's EXIF has no orientation
                 metadata = _metadata(im)
-                im = ImageOps.exif_transpose(im)
     except MediaError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise MediaError(f"{p}: cannot read image ({exc.__class__.__name__}: {exc})") from None
     if im.width == 0 or im.height == 0:
         raise MediaError(f"{p}: image has zero size")
@@ -139,7 +150,8 @@ def _metadata(im: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     exif = im.getexif()
     if exif:
-        exif[0x0112] = 1  # pixels are written upright, so the orientation tag must say so
+        if 0x0112 in exif:
+            exif[0x0112] = 1  # pixels are written upright, so the orientation tag must say so
         meta["exif"] = exif.tobytes()
     for key in ("icc_profile", "xmp"):
         if im.info.get(key):
@@ -212,5 +224,5 @@ def _to_pil(pixels: np.ndarray, mode: str) -> Any:
     from PIL import Image
 
     if mode == "I;16":
-        return Image.fromarray(np.ascontiguousarray(pixels.astype(np.uint16)), mode="I;16")
+        return Image.fromarray(np.ascontiguousarray(pixels.astype(np.uint16)))
     return Image.fromarray(np.ascontiguousarray(pixels))

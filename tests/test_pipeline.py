@@ -1,0 +1,67 @@
+import io
+import json
+
+import numpy as np
+import pytest
+
+import privis
+from privis.auditlog import AuditLog
+from privis.errors import PrivisError
+from privis.regions import Regions
+from tests.conftest import mock_regions
+
+
+def test_anonymizer_hides_the_astronaut(astronaut):
+    anon = privis.Anonymizer(method="fill", color=(255, 0, 255), shape="box")
+    out, regions = anon.image(astronaut)
+    assert len(regions) >= 1
+    x1, y1, x2, y2 = regions.xyxy[0].astype(int)
+    assert np.all(out[y1 + 2 : y2 - 2, x1 + 2 : x2 - 2] == [255, 0, 255])
+    assert not np.shares_memory(out, astronaut)
+
+
+def test_options_are_routed_and_unknown_ones_refused():
+    anon = privis.Anonymizer(method="dp-pixelate", epsilon=0.1, cell=8, m=4, threshold=0.3, small_faces="never")
+    assert anon.obfuscator.params() == {"epsilon": 0.1, "cell": 8, "m": 4}
+    assert anon.detectors[0].threshold == 0.3
+    with pytest.raises(PrivisError, match="unknown option"):
+        privis.Anonymizer(method="blur", epsilon=0.1)
+    with pytest.raises(PrivisError, match="unknown target"):
+        privis.Anonymizer(targets=["car"])
+
+
+def test_custom_detector_callable_and_policy_margins():
+    def one_box(frame):
+        return mock_regions([[20, 20, 40, 40]], score=[0.9])
+
+    anon = privis.Anonymizer(detectors=[one_box], method="fill", shape="box", mask_scale=2.0, mask_pad=0)
+    out, regions = anon.process(np.full((100, 100, 3), 9, np.uint8))
+    assert regions.xyxy.tolist() == [[20, 20, 40, 40]]
+    hidden = np.all(out == 0, axis=-1)
+    assert hidden[10:50, 10:50].all() and hidden.sum() == 40 * 40
+    assert anon.hidden_mask(regions, 100, 100).sum() == 1600
+
+
+def test_audit_log_holds_geometry_only():
+    buf = io.StringIO()
+    log = AuditLog(buf)
+    anon = privis.Anonymizer(
+        detectors=[lambda f: mock_regions([[1, 2, 3, 4]], score=[0.5])], method="dp-pixelate", epsilon=0.2, audit=log
+    )
+    anon.image(np.zeros((8, 8, 3), np.uint8), name="x.png")
+    rec = json.loads(buf.getvalue())
+    assert rec == {
+        "file": "x.png",
+        "label": "face",
+        "box": [1.0, 2.0, 3.0, 4.0],
+        "score": 0.5,
+        "method": "dp-pixelate",
+        "params": {"epsilon": 0.2, "cell": 16, "m": 16},
+    }
+
+
+def test_nothing_found_returns_a_copy():
+    anon = privis.Anonymizer(detectors=[lambda f: Regions.empty()])
+    img = np.ones((4, 4, 3), np.uint8)
+    out, regions = anon.image(img)
+    assert len(regions) == 0 and np.array_equal(out, img) and out is not img

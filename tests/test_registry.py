@@ -1,0 +1,51 @@
+import pytest
+
+from privis.detect import DETECTORS, Detector, create_detector, register_detector
+from privis.errors import PrivisError, UnknownNameError
+from privis.obfuscate import OBFUSCATORS, available_obfuscators, create_obfuscator
+from privis.regions import Regions
+
+
+def test_builtins_registered():
+    assert {"blur", "pixelate", "fill", "dp-pixelate"} <= set(available_obfuscators())
+    assert "face-centerface" in DETECTORS.names()
+
+
+def test_unknown_name_lists_known():
+    with pytest.raises(UnknownNameError, match="known: .*pixelate"):
+        create_obfuscator("smudge")
+
+
+def test_bad_option_is_a_privis_error():
+    with pytest.raises(PrivisError, match="bad options"):
+        create_obfuscator("blur", radius=3)
+
+
+def test_register_refuses_silent_overwrite_and_restores():
+    saved = DETECTORS.snapshot()
+    try:
+
+        @register_detector("test-none")
+        class Nothing(Detector):
+            labels = ("face",)
+
+            def detect(self, frame):
+                return Regions.empty()
+
+        assert create_detector("test-none").name == "test-none"
+        with pytest.raises(PrivisError, match="already registered"):
+            register_detector("test-none", type("Other", (Nothing,), {}))
+        register_detector("test-none", type("Other", (Nothing,), {}), force=True)
+    finally:
+        DETECTORS.restore(saved)
+    assert "test-none" not in DETECTORS.names()
+
+
+def test_obfuscator_registry_snapshot_roundtrip():
+    saved = OBFUSCATORS.snapshot()
+    try:
+        OBFUSCATORS.unregister("blur")
+        assert "blur" not in available_obfuscators()
+    finally:
+        OBFUSCATORS.restore(saved)
+    assert "blur" in available_obfuscators()

@@ -1,0 +1,71 @@
+"""Speed/recall trade-off of CenterFace's small-face passes (`--small-faces never|auto|always`).
+
+For each labelled set, runs the detector in each mode on every image (decoded once,
+beforehand) and reports recall as DESIGN.md defines it (box masks, default margins),
+the false-obfuscated share, and detector milliseconds per image on this machine.
+
+Usage::
+
+    python benchmarks/detector_modes.py [--data ../shared/data] [--json] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from privis.audit.detection_eval import RecallReport, load_box_labels
+from privis.media.image import read_image
+from privis.pipeline import Anonymizer
+
+REPO = Path(__file__).resolve().parent.parent
+SETS = ("faces_masks", "faces_dlib", "faces_wider")
+MODES = ("never", "auto", "always")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=Path(os.environ.get("PRIVIS_DATA", REPO.parent / "shared" / "data")))
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    rows = []
+    for name in SETS:
+        root = args.data / name
+        labels = load_box_labels(root / "labels.csv")
+        frames = {n: read_image(root / n).rgb for n in labels}
+        for mode in MODES:
+            anon = Anonymizer(method="fill", shape="box", small_faces=mode)
+            anon.detect(next(iter(frames.values())))  # warm-up
+            report = RecallReport()
+            spent = 0.0
+            for n, rgb in frames.items():
+                t = time.perf_counter()
+                regions = anon.detect(rgb)
+                spent += time.perf_counter() - t
+                report.add(anon.hidden_mask(regions, *rgb.shape[:2]), labels[n])
+            s = report.summary()
+            rows.append({"set": name, "mode": mode, "recall": s["recall"],
+                         "recall_under_16px": s["by_height"]["<16"]["recall"],
+                         "false_share": s["false_obfuscated_share"], "ms_per_image": round(1000 * spent / len(frames), 1)})
+            print(rows[-1], file=sys.stderr)
+    lines = ["| set | --small-faces | recall | recall <16 px | false share | detector ms/image |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['set']} | {r['mode']} | {r['recall']} | {r['recall_under_16px'] or '-'} | "
+                     f"{r['false_share']} | {r['ms_per_image']} |")
+    table = "\n".join(lines)
+    report = {"benchmark": "detector_modes", "cpu_count": os.cpu_count(), "results": rows}
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "detector_modes.md").write_text(table + "\n")
+        (args.out / "detector_modes.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report) if args.json else table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

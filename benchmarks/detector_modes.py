@@ -49,14 +49,26 @@ def main() -> int:
                 spent += time.perf_counter() - t
                 report.add(anon.hidden_mask(regions, *rgb.shape[:2]), labels[n])
             s = report.summary()
-            rows.append({"set": name, "mode": mode, "recall": s["recall"],
-                         "recall_under_16px": s["by_height"]["<16"]["recall"],
-                         "false_share": s["false_obfuscated_share"], "ms_per_image": round(1000 * spent / len(frames), 1)})
+            rows.append(
+                {
+                    "set": name,
+                    "mode": mode,
+                    "recall": s["recall"],
+                    "recall_under_16px": s["by_height"]["<16"]["recall"],
+                    "false_share": s["false_obfuscated_share"],
+                    "ms_per_image": round(1000 * spent / len(frames), 1),
+                }
+            )
             print(rows[-1], file=sys.stderr)
-    lines = ["| set | --small-faces | recall | recall <16 px | false share | detector ms/image |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| set | --small-faces | recall | recall <16 px | false share | detector ms/image |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['set']} | {r['mode']} | {r['recall']} | {r['recall_under_16px'] or '-'} | "
-                     f"{r['false_share']} | {r['ms_per_image']} |")
+        lines.append(
+            f"| {r['set']} | {r['mode']} | {r['recall']} | {r['recall_under_16px'] or '-'} | "
+            f"{r['false_share']} | {r['ms_per_image']} |"
+        )
     table = "\n".join(lines)
     report = {"benchmark": "detector_modes", "cpu_count": os.cpu_count(), "results": rows}
     if args.out:

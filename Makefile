@@ -35,7 +35,9 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python benchmarks/faces.py
+	$(BIN)/python benchmarks/faces.py --out benchmarks/results
+	$(BIN)/python benchmarks/detector_modes.py --out benchmarks/results
+	$(BIN)/python benchmarks/blazeface.py --out benchmarks/results
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks examples

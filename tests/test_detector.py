@@ -4,7 +4,7 @@ import pytest
 from privis.detect import create_detector
 from privis.detect.centerface import CenterFaceDetector
 from privis.errors import ModelNotFoundError, PrivisError
-from privis.regions import box_iou
+from privis.regions import Regions, box_iou
 
 ASTRONAUT_FACE = [181, 58, 270, 178]  # checked by eye on skimage.data.astronaut()
 
@@ -79,3 +79,16 @@ def test_missing_model_names_the_package(monkeypatch, tmp_path):
 def test_bad_options(kwargs, match):
     with pytest.raises(PrivisError, match=match):
         CenterFaceDetector(**kwargs)
+
+
+def test_zoom_pass_maps_boxes_back_to_the_frame(astronaut):
+    crowd, boxes = _crowd(astronaut, 6)
+    frame = np.full((900, 1200, 3), 110, np.uint8)
+    frame[350:766, 500:916] = crowd
+    boxes = boxes + np.array([500, 350, 500, 350], np.float32)
+    det = CenterFaceDetector()
+    seeds = Regions(boxes[[0, -1]])  # tiny faces at two corners of the crowd tell the zoom where to look
+    found = det._zoom(frame, seeds)
+    hits = int((box_iou(boxes, found.xyxy).max(axis=1) > 0.3).sum()) if len(found) else 0
+    assert hits >= 30, hits
+    assert len(det._zoom(frame, Regions(np.array([[0, 0, 40, 60]], np.float32)))) == 0  # nothing tiny, no zoom

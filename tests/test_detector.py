@@ -92,3 +92,27 @@ def test_zoom_pass_maps_boxes_back_to_the_frame(astronaut):
     hits = int((box_iou(boxes, found.xyxy).max(axis=1) > 0.3).sum()) if len(found) else 0
     assert hits >= 30, hits
     assert len(det._zoom(frame, Regions(np.array([[0, 0, 40, 60]], np.float32)))) == 0  # nothing tiny, no zoom
+
+
+def test_large_frames_are_tiled_at_full_resolution(astronaut):
+    """A frame bigger than max_side is searched in full-resolution tiles, not only down-scaled."""
+    crowd, boxes = _crowd(astronaut, 12)
+    frame = np.full((1100, 1500, 3), 110, np.uint8)
+    frame[600:1016, 1000:1416] = crowd  # straddles the tile seams of a 512 px grid
+    boxes = boxes + np.array([1000, 600, 1000, 600], np.float32)
+
+    def hits(found):
+        return int((box_iou(boxes, found.xyxy).max(axis=1) > 0.3).sum()) if len(found) else 0
+
+    small_net = {"max_side": 512, "scales": (2.0,), "zoom_scale": None}
+    assert hits(CenterFaceDetector(small_faces="never", **small_net).detect(frame)) < 10
+    assert hits(CenterFaceDetector(small_faces="always", **small_net).detect(frame)) >= 36
+
+
+def test_tile_starts_cover_with_overlap():
+    from privis.detect.centerface import _tile_starts
+
+    for length, tile, overlap in [(5000, 2048, 128), (2049, 2048, 64), (1500, 512, 100), (512, 512, 0)]:
+        starts = _tile_starts(length, tile, overlap)
+        assert starts[0] == 0 and starts[-1] + tile >= length
+        assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:], strict=False))

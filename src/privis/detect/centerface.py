@@ -91,12 +91,18 @@ def _session(path: str, threads: int) -> object:
 class CenterFaceDetector(Detector):
     """Faces with CenterFace; the default face detector.
 
-    The frame is first searched at its own size (down-scaled to `max_side` when
-    larger), which finds faces from about 12 px up. Smaller faces are found by further
-    passes over the frame enlarged by each of `scales` (at most to `max_side`); those
-    passes keep only faces smaller than `small_face_px`, since larger ones are found
-    better at 1×. Each pass costs time in proportion to its pixels (1 + 4 + 9 = 14× the
-    single pass for the default scales).
+    The network finds faces from about 12 px up at its input, so small faces are
+    found by enlarging the frame. Detection runs as a cascade:
+
+    1. the whole frame, down-scaled to `max_side` if larger: every face;
+    2. if that pass found a face under `small_face_px` (as the network saw it) or no
+       face at all: the frame at full resolution when step 1 down-scaled it, then at
+       each of `scales`; these passes keep only small faces and run in overlapping
+       tiles of `max_side` when the enlarged frame is bigger;
+    3. if faces under `tiny_face_px` were found: the area around them at `zoom_scale`.
+
+    Passes whose enlarged frame would exceed `max_pixels` are shrunk to that budget.
+    Results are merged with non-maximum suppression.
 
     Parameters
     ----------
@@ -104,21 +110,22 @@ class CenterFaceDetector(Detector):
         Minimum heatmap score of a face centre. Lower finds more faces and more
         false positives; privis leans to recall.
     small_faces : {'auto', 'always', 'never'}, default 'auto'
-        When to run the up-scaled passes. ``'auto'`` runs them when the 1× pass finds
-        a face under `small_face_px` or no face at all (small faces come in crowds and
-        in wide shots); ``'always'`` is the most thorough, ``'never'`` the fastest.
+        When to run steps 2-3: ``'auto'`` when step 1 finds a small face or none
+        (small faces come in crowds and wide shots), ``'always'`` (most thorough: also
+        a lone tiny face behind a large one), ``'never'`` (one pass, fastest).
     scales : sequence of float, default (2.0, 3.0)
-        Up-scaling factors of the small-face passes.
+        Enlargement factors of step 2, relative to the frame's own resolution.
     small_face_px : float, default 48
-        Faces at least this tall (in frame pixels) are taken from the 1× pass only.
+        Faces at least this tall, as step 1 saw them, are taken from step 1 only.
     zoom_scale : float or None, default 4.0
-        After the small-face passes, the part of the frame around faces under
-        `tiny_face_px` is searched again at this factor (None: off).
+        Enlargement of step 3 (None: no zoom).
     tiny_face_px : float, default 16
-        Faces below this height trigger the zoomed pass.
+        Faces below this height (frame pixels) trigger step 3.
     max_side : int, default 2048
-        Longest side the network is given; larger frames are down-scaled and
-        up-scaled passes are capped to it.
+        Longest side the network is given in one run (larger inputs are tiled).
+    max_pixels : int, default 16_777_216
+        Largest enlarged frame (in pixels) a pass may search; bounds the time spent
+        on big frames.
     nms_iou : float, default 0.3
         Overlap above which the weaker of two detections is dropped.
     threads : int, optional
@@ -148,6 +155,7 @@ class CenterFaceDetector(Detector):
         zoom_scale: float | None = 4.0,
         tiny_face_px: float = 16.0,
         max_side: int = 2048,
+        max_pixels: int = 4096 * 4096,
         nms_iou: float = 0.3,
         threads: int | None = None,
         model_path: str | os.PathLike[str] | None = None,
@@ -158,7 +166,9 @@ class CenterFaceDetector(Detector):
             raise PrivisError(f"small_faces must be one of {self.MODES}, got {small_faces!r}")
         scales = tuple(float(s) for s in scales)
         if any(s <= 1.0 for s in scales):
-            raise PrivisError(f"scales must all be > 1 (the 1x pass always runs), got {scales}")
+            raise PrivisError(f"scales must all be > 1 (the frame's own size is always searched), got {scales}")
+        if max_side < 256:
+            raise PrivisError(f"max_side must be at least 256, got {max_side}")
         self.threshold = float(threshold)
         self.small_faces = small_faces
         self.scales = scales
@@ -166,6 +176,7 @@ class CenterFaceDetector(Detector):
         self.zoom_scale = float(zoom_scale) if zoom_scale else None
         self.tiny_face_px = float(tiny_face_px)
         self.max_side = int(max_side)
+        self.max_pixels = int(max_pixels)
         self.nms_iou = float(nms_iou)
         self.threads = int(threads or os.cpu_count() or 1)
         self.model_path = Path(model_path) if model_path else centerface_model_path()
@@ -175,33 +186,37 @@ class CenterFaceDetector(Detector):
         h, w = frame.shape[:2]
         if h == 0 or w == 0:
             return _no_faces()
-        side = max(h, w)
-        base = min(1.0, self.max_side / side)
-        found = [self._pass(frame, base)]
-        small = found[0].height < self.small_face_px
-        if self.small_faces == "always" or (self.small_faces == "auto" and (len(found[0]) == 0 or bool(small.any()))):
-            for s in self.scales:
-                s = min(s, self.max_side / side)
-                if s <= base * 1.05:
+        base = min(1.0, self.max_side / max(h, w))
+        first = self._pass(frame, base)
+        small = first.height * base < self.small_face_px
+        found = [first]
+        if self.small_faces == "always" or (self.small_faces == "auto" and (len(first) == 0 or bool(small.any()))):
+            keep_below = self.small_face_px / base  # frame pixels
+            done = base
+            for s in ((1.0,) if base < 1.0 else ()) + self.scales:
+                s = min(s, float(np.sqrt(self.max_pixels / (h * w))))
+                if s < done * 1.25:  # too close to a pass already made
                     continue
-                extra = self._pass(frame, s)
-                found.append(extra[extra.height < self.small_face_px])
+                extra = self._pass(frame, s, max_face=keep_below * s)
+                found.append(extra[extra.height < keep_below])
+                done = s
             if self.zoom_scale:
-                found.append(self._zoom(frame, Regions.merge(found)))
+                found.append(self._zoom(frame, Regions.merge(found), keep_below))
         faces = Regions.merge(found)
         if len(found) > 1 and len(faces):
             faces = faces[nms(faces.xyxy, faces.score, self.nms_iou)]
         return faces if len(faces) else _no_faces()
 
-    def _zoom(self, frame: np.ndarray, faces: Regions) -> Regions:
+    def _zoom(self, frame: np.ndarray, faces: Regions, keep_below: float | None = None) -> Regions:
         """Faces found by enlarging only the part of the frame that holds tiny faces.
 
         Tiny faces come in crowds and at a distance; where they were found, more of
         them hide just under the detector's limit. Zooming into their surroundings at
         `zoom_scale` finds those at a fraction of the cost of enlarging the whole frame.
         """
+        keep_below = self.small_face_px if keep_below is None else keep_below
         tiny = faces[faces.height < self.tiny_face_px] if len(faces) else faces
-        if not len(tiny):
+        if not len(tiny) or not self.zoom_scale:
             return _no_faces()
         h, w = frame.shape[:2]
         lo, hi = tiny.xyxy[:, :2].min(axis=0), tiny.xyxy[:, 2:].max(axis=0)
@@ -209,31 +224,40 @@ class CenterFaceDetector(Detector):
         x1, y1 = (int(v) for v in np.maximum(lo - margin, 0))
         x2, y2 = (int(v) for v in np.minimum(np.ceil(hi + margin), [w, h]))
         crop = frame[y1:y2, x1:x2]
-        s = min(self.zoom_scale, self.max_side / max(crop.shape[:2]))
+        s = min(self.zoom_scale, float(np.sqrt(self.max_pixels / crop.shape[0] / crop.shape[1])))
         if s <= 1.05:
             return _no_faces()
-        found = self._pass(crop, s)
-        found = found[found.height < self.small_face_px]
+        found = self._pass(crop, s, max_face=keep_below * s)
+        found = found[found.height < keep_below]
         found.xyxy = found.xyxy + np.array([x1, y1, x1, y1], np.float32)
         found.data["landmarks"] = found.data["landmarks"] + np.array([x1, y1], np.float32)
         return found
 
-    def _pass(self, frame: np.ndarray, s: float) -> Regions:
-        """Faces found with the frame resized by `s`, in frame coordinates."""
+    def _pass(self, frame: np.ndarray, s: float, *, max_face: float | None = None) -> Regions:
+        """Faces found with the frame resized by `s`, in frame coordinates.
+
+        An enlarged frame bigger than `max_side` is searched in tiles that overlap by
+        at least `max_face` network pixels, so that no face of interest is cut.
+        """
         import cv2
 
         h, w = frame.shape[:2]
         nh, nw = max(round(h * s), 1), max(round(w * s), 1)
         interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
         img = frame if (nh, nw) == (h, w) else cv2.resize(frame, (nw, nh), interpolation=interp)
-        ph, pw = -(-nh // _STRIDE) * _STRIDE, -(-nw // _STRIDE) * _STRIDE
-        blob = np.zeros((1, 3, ph, pw), np.float32)
-        blob[0, :, :nh, :nw] = img.transpose(2, 0, 1)
-        heat, size, offset, marks = self._sess.run(None, {"input.1": blob})
-        boxes, scores, lms = _decode(heat[0, 0], size[0], offset[0], marks[0], self.threshold)
-        if len(boxes):
-            keep = nms(boxes, scores, self.nms_iou)
-            boxes, scores, lms = boxes[keep], scores[keep], lms[keep]
+        if max(nh, nw) <= self.max_side:
+            boxes, scores, lms = self._run(img)
+        else:
+            overlap = int(min(max(2 * (max_face or 0), 64), self.max_side // 2))
+            parts = [
+                self._run(img[y : y + self.max_side, x : x + self.max_side], x, y)
+                for y in _tile_starts(nh, self.max_side, overlap)
+                for x in _tile_starts(nw, self.max_side, overlap)
+            ]
+            boxes, scores, lms = (np.concatenate(p) for p in zip(*parts, strict=True))
+            if len(boxes):
+                keep = nms(boxes, scores, self.nms_iou)
+                boxes, scores, lms = boxes[keep], scores[keep], lms[keep]
         sx, sy = w / nw, h / nh
         boxes = np.clip(boxes * np.array([sx, sy, sx, sy], np.float32), 0, [w, h, w, h])
         lms = lms * np.array([sx, sy] * 5, np.float32)
@@ -245,6 +269,33 @@ class CenterFaceDetector(Detector):
             source=[self.name] * n,
             data={"landmarks": lms.reshape(n, 5, 2)},
         )
+
+    def _run(self, img: np.ndarray, ox: int = 0, oy: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One network run on an RGB image; boxes offset by (`ox`, `oy`)."""
+        nh, nw = img.shape[:2]
+        ph, pw = -(-nh // _STRIDE) * _STRIDE, -(-nw // _STRIDE) * _STRIDE
+        blob = np.zeros((1, 3, ph, pw), np.float32)
+        blob[0, :, :nh, :nw] = img.transpose(2, 0, 1)
+        heat, size, offset, marks = self._sess.run(None, {"input.1": blob})
+        boxes, scores, lms = _decode(heat[0, 0], size[0], offset[0], marks[0], self.threshold)
+        if len(boxes):
+            keep = nms(boxes, scores, self.nms_iou)
+            boxes, scores, lms = boxes[keep], scores[keep], lms[keep]
+        boxes += np.array([ox, oy, ox, oy], np.float32)
+        lms += np.array([ox, oy] * 5, np.float32)
+        return boxes, scores, lms
+
+
+def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of `tile` px covering `length` px, overlapping by >= `overlap`.
+
+    >>> _tile_starts(5000, 2048, 128)
+    [0, 1476, 2952]
+    """
+    if length <= tile:
+        return [0]
+    n = int(np.ceil((length - overlap) / (tile - overlap)))
+    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
 def _no_faces() -> Regions:

@@ -132,3 +132,18 @@ def test_grey_stays_grey(tmp_path):
     Image.fromarray(np.full((8, 8), 9, np.uint8)).save(tmp_path / "g.png")
     loaded = read_image(tmp_path / "g.png")
     assert loaded.mode == "L" and loaded.pixels.shape == (8, 8)
+
+
+def test_huge_image_header_is_refused_before_decoding(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b"")
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png)
+    with pytest.raises(MediaError, match="larger than privis accepts|more than privis accepts"):
+        read_image(path)

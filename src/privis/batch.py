@@ -14,10 +14,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from privis.auditlog import AuditLog
 from privis.errors import MediaError, OutputExistsError, PrivisError
 from privis.media.image import IMAGE_SUFFIXES, is_image_path, output_suffix, read_image, write_image
-from privis.media.video import anonymize_video, is_video_path
+from privis.media.video import is_video_path
 from privis.pipeline import Anonymizer
 
 log = logging.getLogger(__name__)
@@ -124,13 +123,16 @@ def run(
     anonymizer: Anonymizer,
     jobs: Sequence[Job],
     *,
-    audit: AuditLog | None = None,
     overwrite: bool = False,
     keep_metadata: bool = False,
     advance: Callable[[Job], None] | None = None,
     frame_tick: Callable[[], None] | None = None,
 ) -> BatchReport:
-    """Anonymize every job; failures are collected, never raised."""
+    """Anonymize every job; failures are collected, never raised.
+
+    Regions and failures go to ``anonymizer.audit`` when it has one.
+    """
+    audit = anonymizer.audit
     report = BatchReport()
     runnable = []
     for job in jobs:
@@ -157,8 +159,7 @@ def run(
                 if advance:
                     advance(job)
                 continue
-            if audit:
-                audit.regions(regions, file=job.name, method=anonymizer.method, params=anonymizer.obfuscator.params())
+            anonymizer.record(regions, job.name)
             report.regions += len(regions)
             if job.dst is None:
                 report.done += 1
@@ -172,7 +173,7 @@ def run(
             writes = _drain(writes, report, advance, block=len(writes) > 4)
         _drain(writes, report, advance, block=True)
     for job in videos:
-        _run_video(anonymizer, job, report, audit, overwrite, keep_metadata, frame_tick)
+        _run_video(anonymizer, job, report, overwrite, keep_metadata, frame_tick)
         if advance:
             advance(job)
     return report
@@ -204,47 +205,31 @@ def _drain(writes: list[tuple[Job, cf.Future]], report: BatchReport, advance, *,
     return left
 
 
-def _run_video(anonymizer, job, report, audit, overwrite, keep_metadata, frame_tick) -> None:
-    def process(rgb, index, seconds):
-        out, regions = anonymizer.process(rgb)
-        if audit:
-            audit.regions(
-                regions,
-                file=job.name,
-                method=anonymizer.method,
-                params=anonymizer.obfuscator.params(),
-                frame=index,
-                pts=seconds,
-            )
-        report.regions += len(regions)
-        return out
+def _run_video(
+    anonymizer: Anonymizer,
+    job: Job,
+    report: BatchReport,
+    overwrite: bool,
+    keep_metadata: bool,
+    frame_tick: Callable[[], None] | None,
+) -> None:
+    import tempfile
 
-    def failed(index, seconds, exc):
-        if audit:
-            audit.event(job.name, "frame_failed_blacked_out", frame=index, pts=seconds, reason=str(exc))
-
+    before = anonymizer.regions_hidden
     try:
-        if job.dst is None:
-            import tempfile
-
+        if job.dst is None:  # detect-only: the encoded frames go to a throw-away file
             with tempfile.TemporaryDirectory() as tmp:
-                anonymize_video(
-                    job.src, Path(tmp) / ("x" + job.src.suffix), process, on_frame=frame_tick, on_failure=failed
-                )
+                anonymizer.video(job.src, Path(tmp) / ("x" + job.src.suffix), name=job.name, on_frame=frame_tick)
         else:
-            anonymize_video(
-                job.src,
-                job.dst,
-                process,
-                overwrite=overwrite,
-                keep_metadata=keep_metadata,
-                on_frame=frame_tick,
-                on_failure=failed,
+            anonymizer.video(
+                job.src, job.dst, overwrite=overwrite, keep_metadata=keep_metadata, name=job.name, on_frame=frame_tick
             )
             report.written.append(job.dst)
         report.done += 1
     except (PrivisError, OSError) as exc:
         report.failed.append((str(job.src), _reason(exc, job.src)))
+    finally:
+        report.regions += anonymizer.regions_hidden - before
 
 
 def _reason(exc: Exception, src: Path) -> str:

@@ -193,12 +193,12 @@ def anonymize(
         **_detector_options(threshold, small_faces),
     )
     jobs, problems = plan(inputs, out, fmt=fmt.value, detect_only=detect_only)
-    log_sink = AuditLog(audit) if audit else None
+    anonymizer.audit = AuditLog(audit) if audit else None
     try:
-        report = _run_with_progress(run, anonymizer, jobs, log_sink, overwrite, keep_metadata, quiet)
+        report = _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, quiet)
     finally:
-        if log_sink:
-            log_sink.close()
+        if anonymizer.audit is not None:
+            anonymizer.audit.close()
     failed = problems + report.failed
     for src, reason in failed:
         typer.secho(f"privis: skipped {src}: {reason}", fg=typer.colors.YELLOW, err=True)
@@ -208,11 +208,11 @@ def anonymize(
         raise typer.Exit(1)
 
 
-def _run_with_progress(run, anonymizer, jobs, audit, overwrite, keep_metadata, quiet):
+def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, quiet):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     if quiet or not jobs:
-        return run(anonymizer, jobs, audit=audit, overwrite=overwrite, keep_metadata=keep_metadata)
+        return run(anonymizer, jobs, overwrite=overwrite, keep_metadata=keep_metadata)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -221,12 +221,16 @@ def _run_with_progress(run, anonymizer, jobs, audit, overwrite, keep_metadata, q
         transient=False,
         console=_stderr_console(),
     ) as progress:
+        from privis.media.video import count_frames
+
         task = progress.add_task("anonymizing", total=len(jobs))
-        frames = progress.add_task("frames", total=None, visible=any(j.kind == "video" for j in jobs))
+        videos = [j for j in jobs if j.kind == "video"]
+        counts = [count_frames(j.src) for j in videos]
+        total = sum(counts) if videos and all(counts) else None
+        frames = progress.add_task("video frames", total=total, visible=bool(videos))
         return run(
             anonymizer,
             jobs,
-            audit=audit,
             overwrite=overwrite,
             keep_metadata=keep_metadata,
             advance=lambda job: progress.advance(task),
@@ -264,24 +268,12 @@ def eval_faces(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Recall of face anonymization: a face counts when >= 90% of its pixels are hidden."""
-    import numpy as np
-
-    from privis.audit.detection_eval import evaluate, fill_mask, load_box_labels
-    from privis.media.image import read_image
+    from privis.audit.detection_eval import evaluate, load_box_labels, painted_outputs, pipeline_masks
 
     truth = load_box_labels(labels)
     if outputs is not None:
         color = _parse_color(fill_color)
-
-        def mask_for(path: Path) -> np.ndarray:
-            rel = path.relative_to(images)
-            out_file = _find_output(outputs / rel)
-            src_shape = read_image(path).rgb.shape
-            got = read_image(out_file).rgb
-            if got.shape != src_shape:
-                raise PrivisError(f"{out_file}: size {got.shape[:2]} differs from the source {src_shape[:2]}")
-            return fill_mask(got, color)
-
+        mask_for = painted_outputs(images, outputs, color)
         system = {"tool": "outputs", "outputs": str(outputs), "fill_color": list(color)}
     else:
         from privis.pipeline import Anonymizer
@@ -293,11 +285,7 @@ def eval_faces(
             mask_pad=mask_pad,
             **_detector_options(threshold, small_faces),
         )
-
-        def mask_for(path: Path) -> np.ndarray:
-            rgb = read_image(path).rgb
-            return anonymizer.hidden_mask(anonymizer.detect(rgb), *rgb.shape[:2])
-
+        mask_for = pipeline_masks(anonymizer)
         system = {
             "tool": f"privis {__version__}",
             "threshold": threshold,
@@ -321,13 +309,6 @@ def eval_faces(
         for item in report.failed:
             typer.secho(f"privis: skipped {item}", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(1)
-
-
-def _find_output(path: Path) -> Path:
-    for cand in [path, *(path.with_suffix(s) for s in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tiff"))]:
-        if cand.is_file():
-            return cand
-    raise PrivisError(f"no output found for {path}")
 
 
 def _progress_iter(items):

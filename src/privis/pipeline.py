@@ -158,6 +158,7 @@ class Anonymizer:
         self.obfuscator: Obfuscator = create_obfuscator(method, **obf_opts)
         self.policy = Policy(mask_scale=mask_scale, mask_pad=mask_pad)
         self.audit = audit
+        self.regions_hidden = 0  # running count over video frames, for progress reports
 
     def detect(self, frame: np.ndarray) -> Regions:
         """Regions of every target in an RGB uint8 frame."""
@@ -199,7 +200,45 @@ class Anonymizer:
         """
         loaded = self.load(source)
         out, regions = self.process(loaded.rgb, loaded.pixels)
-        if self.audit is not None:
-            label = name or (str(loaded.path) if loaded.path else "<array>")
-            self.audit.regions(regions, file=label, method=self.method, params=self.obfuscator.params())
+        self.record(regions, name or (str(loaded.path) if loaded.path else "<array>"))
         return Anonymized(out, regions)
+
+    def record(self, regions: Regions, name: str, *, frame: int | None = None, pts: float | None = None) -> None:
+        """Send a frame's regions to the audit log, if there is one."""
+        if self.audit is not None:
+            self.audit.regions(
+                regions, file=name, method=self.method, params=self.obfuscator.params(), frame=frame, pts=pts
+            )
+
+    def video(
+        self,
+        src: str | os.PathLike[str],
+        dst: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        keep_metadata: bool = False,
+        name: str | None = None,
+        on_frame: Callable[[], None] | None = None,
+    ) -> int:
+        """Anonymize a video file into `dst` (H.264, source timestamps, audio copied).
+
+        Every frame's regions go to the audit log with its index and time; a frame
+        that fails is written black and logged. Returns the number of frames written.
+        """
+        from privis.media.video import anonymize_video
+
+        label = name or str(src)
+
+        def process(rgb: np.ndarray, index: int, seconds: float | None) -> np.ndarray:
+            out, regions = self.process(rgb)
+            self.record(regions, label, frame=index, pts=seconds)
+            self.regions_hidden += len(regions)
+            return out
+
+        def failed(index: int, seconds: float | None, exc: Exception) -> None:
+            if self.audit is not None:
+                self.audit.event(label, "frame_failed_blacked_out", frame=index, pts=seconds, reason=str(exc))
+
+        return anonymize_video(
+            src, dst, process, overwrite=overwrite, keep_metadata=keep_metadata, on_frame=on_frame, on_failure=failed
+        )

@@ -13,11 +13,13 @@ import csv
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from privis.errors import PrivisError
 
+MaskFn = Callable[[Path], np.ndarray]
 COVERED = 0.9
 # Face height buckets in pixels: [lo, hi).
 SIZE_BUCKETS: tuple[tuple[str, float, float], ...] = (
@@ -151,6 +153,45 @@ def evaluate(
             continue
         report.add(mask, labels[name])
     return report
+
+
+def find_output(path: Path) -> Path:
+    """The output file for a source `path`: the same relative path, any image suffix."""
+    for cand in [path, *(path.with_suffix(s) for s in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tiff"))]:
+        if cand.is_file():
+            return cand
+    raise PrivisError(f"no output found for {path}")
+
+
+def painted_outputs(images_root: str | Path, outputs_root: str | Path, color: Sequence[int]) -> MaskFn:
+    """A `mask_for` reading another tool's output files: pixels painted exactly in `color`.
+
+    Outputs mirror the sources' relative paths; their suffix may differ (e.g. PNG out).
+    """
+    from privis.media.image import read_image
+
+    images_root, outputs_root = Path(images_root), Path(outputs_root)
+
+    def mask_for(path: Path) -> np.ndarray:
+        out_file = find_output(outputs_root / path.relative_to(images_root))
+        src_shape = read_image(path).rgb.shape
+        got = read_image(out_file).rgb
+        if got.shape != src_shape:
+            raise PrivisError(f"{out_file}: size {got.shape[:2]} differs from the source {src_shape[:2]}")
+        return fill_mask(got, color)
+
+    return mask_for
+
+
+def pipeline_masks(anonymizer: Any) -> MaskFn:
+    """A `mask_for` running an `Anonymizer` in memory and taking the pixels it would hide."""
+    from privis.media.image import read_image
+
+    def mask_for(path: Path) -> np.ndarray:
+        rgb = read_image(path).rgb
+        return anonymizer.hidden_mask(anonymizer.detect(rgb), *rgb.shape[:2])
+
+    return mask_for
 
 
 def fill_mask(image: np.ndarray, color: Sequence[int]) -> np.ndarray:

@@ -30,8 +30,9 @@ _PIL_FORMAT = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
 }
-# Images larger than this are refused (decompression bombs, absurd uploads).
-MAX_PIXELS = 20_000 * 20_000
+# Images larger than this are refused (decompression bombs, absurd uploads): 179 MP,
+# the size at which Pillow itself refuses.
+MAX_PIXELS = 178_956_970
 
 
 @dataclass
@@ -81,23 +82,18 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
         raise MediaError(f"{p}: empty file")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check the size ourselves
             with Image.open(p) as im:
                 if im.width * im.height > MAX_PIXELS:
-                    raise MediaError(f"{p}: {im.width}x{im.height} is larger than privis accepts")
+                    raise MediaError(f"{p}: {im.width}x{im.height} pixels is more than privis accepts (179 MP)")
                 im.load()
                 im = ImageOps.exif_transpose(im)  # upright pixels; the copy's EXIF has no orientation
                 metadata = _metadata(im)
     except MediaError:
         raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
+    except Image.DecompressionBombError:
+        raise MediaError(f"{p}: image is larger than privis accepts (179 MP)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"{p}: cannot read image ({exc.__class__.__name__}: {exc})") from None
     if im.width == 0 or im.height == 0:
         raise MediaError(f"{p}: image has zero size")

@@ -23,13 +23,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _common import DEFAULT_DATA, REPO, detector_table, emit
 
 from privis.audit.detection_eval import RecallReport, load_box_labels
 from privis.obfuscate.fill import Fill
 from privis.pipeline import Policy
 from privis.regions import Regions
 
-REPO = Path(__file__).resolve().parent.parent
 VENV = REPO / ".bench" / "blazeface-venv"
 SETS = ("faces_masks", "faces_dlib", "faces_wider")
 
@@ -118,7 +118,7 @@ def ensure_venv() -> Path:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path(os.environ.get("PRIVIS_DATA", REPO.parent / "shared" / "data")))
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--threshold", type=float, default=0.5, help="BlazeFace score threshold (MediaPipe: 0.5)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", type=Path)
@@ -161,22 +161,13 @@ def main() -> int:
                 print(rows[-1], file=sys.stderr)
     finally:
         os.unlink(fh.name)
-    lines = [
-        "| set | BlazeFace full-range | recall | recall <16 px | false share | detector ms/image |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['set']} | {r['mode']} | {r['recall']} | {r['recall_under_16px'] or '-'} | "
-            f"{r['false_share']} | {r['ms_per_image']} |"
-        )
-    table = "\n".join(lines)
-    report = {"benchmark": "blazeface", "threshold": args.threshold, "results": rows}
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "blazeface.md").write_text(table + "\n")
-        (args.out / "blazeface.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report) if args.json else table)
+    emit(
+        "blazeface",
+        {"threshold": args.threshold, "results": rows},
+        detector_table(rows, "BlazeFace full-range"),
+        args.out,
+        args.json,
+    )
     return 0
 
 

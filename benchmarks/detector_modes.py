@@ -12,24 +12,23 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
+
+from _common import DEFAULT_DATA, detector_table, emit
 
 from privis.audit.detection_eval import RecallReport, load_box_labels
 from privis.media.image import read_image
 from privis.pipeline import Anonymizer
 
-REPO = Path(__file__).resolve().parent.parent
 SETS = ("faces_masks", "faces_dlib", "faces_wider")
 MODES = ("never", "auto", "always")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path(os.environ.get("PRIVIS_DATA", REPO.parent / "shared" / "data")))
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
@@ -60,22 +59,7 @@ def main() -> int:
                 }
             )
             print(rows[-1], file=sys.stderr)
-    lines = [
-        "| set | --small-faces | recall | recall <16 px | false share | detector ms/image |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['set']} | {r['mode']} | {r['recall']} | {r['recall_under_16px'] or '-'} | "
-            f"{r['false_share']} | {r['ms_per_image']} |"
-        )
-    table = "\n".join(lines)
-    report = {"benchmark": "detector_modes", "cpu_count": os.cpu_count(), "results": rows}
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "detector_modes.md").write_text(table + "\n")
-        (args.out / "detector_modes.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report) if args.json else table)
+    emit("detector_modes", {"results": rows}, detector_table(rows, "--small-faces"), args.out, args.json)
     return 0
 
 

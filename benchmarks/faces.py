@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _common import DEFAULT_DATA, REPO, emit, markdown_table
+
 DEFACE_VENV = REPO / ".bench" / "deface-venv"
 SETS = ("faces_masks", "faces_dlib", "faces_wider")
 PRIVIS = [sys.executable, "-m", "privis.cli"]
@@ -119,7 +119,7 @@ def score(root: Path, outputs: Path, color: str) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path(os.environ.get("PRIVIS_DATA", REPO.parent / "shared" / "data")))
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     ap.add_argument("--out", type=Path, help="write faces.md and faces.json here")
@@ -155,31 +155,21 @@ def main() -> int:
                     file=sys.stderr,
                 )
     buckets = list(results[0]["by_height"]) if results else []
-    lines = [
-        "| set | tool | images | faces | recall | false share | "
-        + " | ".join(f"h {b}" for b in buckets)
-        + " | wall s |",
-        "|---" * (7 + len(buckets)) + "|",
-    ]
-    for r in results:
-        cells = [
+    header = ["set", "tool", "images", "faces", "recall", "false share", *(f"h {b}" for b in buckets), "wall s"]
+    cells = [
+        [
             r["set"],
             r["tool"],
             r["images"],
             r["faces"],
             r["recall"],
             r["false_share"],
-            *("-" if r["by_height"][b] is None else r["by_height"][b] for b in buckets),
+            *(r["by_height"][b] for b in buckets),
             r["wall_s"],
         ]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    table = "\n".join(lines)
-    report = {"benchmark": "faces", "cpu_count": os.cpu_count(), "results": results}
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "faces.md").write_text(table + "\n")
-        (args.out / "faces.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report) if args.json else table)
+        for r in results
+    ]
+    emit("faces", {"results": results}, markdown_table(header, cells), args.out, args.json)
     return 0
 
 

@@ -1,0 +1,37 @@
+"""What every benchmark script shares: where the data is, and how results are printed and saved."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = Path(os.environ.get("PRIVIS_DATA", REPO.parent / "shared" / "data"))
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table; None cells print as '-'."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("-" if c is None else str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def detector_table(rows: Sequence[dict], mode_title: str) -> str:
+    """The recall/speed table shared by the detector benchmarks."""
+    header = ["set", mode_title, "recall", "recall <16 px", "false share", "detector ms/image"]
+    cells = [
+        [r["set"], r["mode"], r["recall"], r["recall_under_16px"], r["false_share"], r["ms_per_image"]] for r in rows
+    ]
+    return markdown_table(header, cells)
+
+
+def emit(name: str, report: dict, table: str, out: Path | None, as_json: bool) -> None:
+    """Save `table` and `report` under `out` (name.md, name.json); print one of them."""
+    report = {"benchmark": name, "cpu_count": os.cpu_count(), **report}
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{name}.md").write_text(table + "\n")
+        (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report) if as_json else table)

@@ -191,3 +191,11 @@ def test_truncated_or_fake_video_is_reported(tmp_path):
     assert res.exit_code == 1 and "fake.mp4" in res.output
     assert not (tmp_path / "o.mp4").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".privis-")]
+
+
+def test_output_folder_inside_input_is_not_read_back(photo_tree):
+    out = photo_tree / "anon"
+    for _ in range(2):
+        res = runner.invoke(app, ["anonymize", str(photo_tree), "-o", str(out), "-q", "--overwrite"])
+        assert res.exit_code == 0, res.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["a.jpg", "sub/b.png"]

@@ -65,3 +65,52 @@ def test_nothing_found_returns_a_copy():
     img = np.ones((4, 4, 3), np.uint8)
     out, regions = anon.image(img)
     assert len(regions) == 0 and np.array_equal(out, img) and out is not img
+
+
+def test_batch_fails_closed_when_the_detector_breaks(tmp_path):
+    from PIL import Image
+
+    from privis.batch import plan, run
+
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "a.png")
+
+    def broken(frame):
+        raise RuntimeError("model exploded")
+
+    anon = privis.Anonymizer(detectors=[broken])
+    jobs, problems = plan([tmp_path / "a.png"], tmp_path / "out")
+    report = run(anon, jobs)
+    assert not problems and report.failed == [(str(tmp_path / "a.png"), "model exploded")]
+    assert not (tmp_path / "out").exists()
+
+
+def test_video_frame_failure_is_blacked_out_and_logged(tmp_path, astronaut):
+    from privis.media.video import write_video
+
+    write_video(tmp_path / "in.mp4", [astronaut] * 3, fps=3)
+    calls = {"n": 0}
+
+    def flaky(frame):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("glitch")
+        return Regions.empty()
+
+    buf = io.StringIO()
+    anon = privis.Anonymizer(detectors=[flaky], audit=AuditLog(buf))
+    assert anon.video(tmp_path / "in.mp4", tmp_path / "out.mp4") == 3
+    events = [json.loads(line) for line in buf.getvalue().splitlines()]
+    assert events == [
+        {
+            "file": str(tmp_path / "in.mp4"),
+            "event": "frame_failed_blacked_out",
+            "frame": 1,
+            "pts": pytest.approx(1 / 3, abs=1e-3),
+            "reason": "glitch",
+        }
+    ]
+    import av
+
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert frames[1].max() < 20 and frames[0].mean() > 50

@@ -46,10 +46,12 @@ class BatchReport:
         return not self.failed
 
 
-def _walk(folder: Path) -> list[Path]:
+def _walk(folder: Path, skip: Path | None = None) -> list[Path]:
+    """Image and video files under `folder`, sorted; hidden entries and `skip` (the output folder) left out."""
     found = []
+    skip = skip.resolve() if skip is not None else None
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (Path(root) / d).resolve() != skip)
         for f in sorted(files):
             p = Path(root) / f
             if not f.startswith(".") and (is_image_path(p) or is_video_path(p)):
@@ -81,7 +83,7 @@ def plan(
             problems.append((str(src), "no such file or folder"))
             continue
         if src.is_dir():
-            files = _walk(src)
+            files = _walk(src, skip=out_path)
             if not files:
                 problems.append((str(src), "folder holds no image or video files"))
             base = (

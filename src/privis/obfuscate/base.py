@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,9 @@ class Obfuscator(ABC):
         """Settings worth recording in the audit log (e.g. DP parameters)."""
         return {}
 
-    def region_masks(self, regions: Regions, height: int, width: int):
+    def region_masks(
+        self, regions: Regions, height: int, width: int
+    ) -> Iterator[tuple[tuple[int, int, int, int], np.ndarray]]:
         """Yield ``(bounds, mask)`` per region: pixel window and which of its pixels to replace."""
         for i in range(len(regions)):
             box = regions.xyxy[i]

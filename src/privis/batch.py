@@ -127,6 +127,7 @@ def run(
     *,
     overwrite: bool = False,
     keep_metadata: bool = False,
+    video_options: dict | None = None,
     advance: Callable[[Job], None] | None = None,
     frame_tick: Callable[[], None] | None = None,
 ) -> BatchReport:
@@ -175,7 +176,7 @@ def run(
             writes = _drain(writes, report, advance, block=len(writes) > 4)
         _drain(writes, report, advance, block=True)
     for job in videos:
-        _run_video(anonymizer, job, report, overwrite, keep_metadata, frame_tick)
+        _run_video(anonymizer, job, report, overwrite, keep_metadata, frame_tick, video_options or {})
         if advance:
             advance(job)
     return report
@@ -214,6 +215,7 @@ def _run_video(
     overwrite: bool,
     keep_metadata: bool,
     frame_tick: Callable[[], None] | None,
+    options: dict,
 ) -> None:
     import tempfile
 
@@ -221,10 +223,18 @@ def _run_video(
     try:
         if job.dst is None:  # detect-only: the encoded frames go to a throw-away file
             with tempfile.TemporaryDirectory() as tmp:
-                anonymizer.video(job.src, Path(tmp) / ("x" + job.src.suffix), name=job.name, on_frame=frame_tick)
+                anonymizer.video(
+                    job.src, Path(tmp) / ("x" + job.src.suffix), name=job.name, on_frame=frame_tick, **options
+                )
         else:
             anonymizer.video(
-                job.src, job.dst, overwrite=overwrite, keep_metadata=keep_metadata, name=job.name, on_frame=frame_tick
+                job.src,
+                job.dst,
+                overwrite=overwrite,
+                keep_metadata=keep_metadata,
+                name=job.name,
+                on_frame=frame_tick,
+                **options,
             )
             report.written.append(job.dst)
         report.done += 1

@@ -50,6 +50,11 @@ class Format(str, Enum):
     same = "same"
 
 
+class Codec(str, Enum):
+    h264 = "h264"
+    h265 = "h265"
+
+
 class SmallFaces(str, Enum):
     auto = "auto"
     always = "always"
@@ -166,6 +171,18 @@ def anonymize(
         bool, typer.Option("--keep-metadata", help="Keep EXIF/GPS/XMP/ICC (stripped by default).")
     ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+    linger: Annotated[
+        int, typer.Option("--linger", min=0, help="Video: keep hiding a face for N detector runs after it is lost.")
+    ] = 5,
+    lookahead: Annotated[
+        int, typer.Option("--lookahead", min=0, help="Video: also hide a face in the N frames before it is found.")
+    ] = 8,
+    detect_every: Annotated[
+        int, typer.Option("--detect-every", min=1, help="Video: detect on every k-th frame, track in between.")
+    ] = 1,
+    codec: Annotated[Codec, typer.Option("--codec", help="Video: output codec.")] = Codec.h264,
+    crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="Video: quality (lower is better).")] = 20,
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Video: drop the audio streams.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Hide faces in images and videos; the output tree mirrors the input tree."""
@@ -189,13 +206,17 @@ def anonymize(
         method=method.value,
         mask_scale=mask_scale,
         mask_pad=mask_pad,
+        linger=linger,
+        lookahead=lookahead,
+        detect_every=detect_every,
         **method_opts,
         **_detector_options(threshold, small_faces),
     )
+    video_options = {"audio": not no_audio, "codec": codec.value, "crf": crf}
     jobs, problems = plan(inputs, out, fmt=fmt.value, detect_only=detect_only)
     anonymizer.audit = AuditLog(audit) if audit else None
     try:
-        report = _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, quiet)
+        report = _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, video_options, quiet)
     finally:
         if anonymizer.audit is not None:
             anonymizer.audit.close()
@@ -208,15 +229,32 @@ def anonymize(
         raise typer.Exit(1)
 
 
-def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, quiet):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, video_options, quiet):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     if quiet or not jobs:
-        return run(anonymizer, jobs, overwrite=overwrite, keep_metadata=keep_metadata)
+        return run(anonymizer, jobs, overwrite=overwrite, keep_metadata=keep_metadata, video_options=video_options)
+    class Rate(ProgressColumn):
+        """Items per second (frames per second on the video bar)."""
+
+        def render(self, task):  # noqa: ANN001 - rich's signature
+            from rich.text import Text
+
+            unit = "fps" if task.description.startswith("video") else "/s"
+            return Text(f"{task.speed:5.1f} {unit}" if task.speed else "", style="progress.data.speed")
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        Rate(),
         TimeRemainingColumn(),
         transient=False,
         console=_stderr_console(),
@@ -233,6 +271,7 @@ def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, quiet):
             jobs,
             overwrite=overwrite,
             keep_metadata=keep_metadata,
+            video_options=video_options,
             advance=lambda job: progress.advance(task),
             frame_tick=lambda: progress.advance(frames),
         )

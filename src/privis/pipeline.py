@@ -14,7 +14,8 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -24,8 +25,10 @@ from privis.auditlog import AuditLog
 from privis.detect import DEFAULT_FOR_LABEL, DETECTORS, create_detector
 from privis.errors import PrivisError
 from privis.media.image import LoadedImage, from_array, read_image
+from privis.media.video import Frame
 from privis.obfuscate import OBFUSCATORS, Obfuscator, create_obfuscator
 from privis.regions import Regions
+from privis.track import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,13 @@ class Anonymizer:
         Margins, see `Policy`.
     audit : AuditLog, optional
         Receives one record per hidden region.
+    linger : int, default 5
+        Video: detector runs a face stays hidden after its last detection.
+    lookahead : int, default 8
+        Video files: frames held back so that a face is also hidden in the frames
+        just before its first detection.
+    detect_every : int, default 1
+        Video: run the detector on every k-th frame and track in between.
     **options
         Options of the detectors (``threshold``, ``small_faces``...) and of the method
         (``shape``, ``cell``, ``epsilon``, ``color``...), routed by name.
@@ -126,6 +136,9 @@ class Anonymizer:
         mask_scale: float = 1.3,
         mask_pad: float = 1.0,
         audit: AuditLog | None = None,
+        linger: int = 5,
+        lookahead: int = 8,
+        detect_every: int = 1,
         **options: Any,
     ) -> None:
         if isinstance(targets, str):
@@ -159,6 +172,13 @@ class Anonymizer:
         self.policy = Policy(mask_scale=mask_scale, mask_pad=mask_pad)
         self.audit = audit
         self.regions_hidden = 0  # running count over video frames, for progress reports
+        if linger < 0 or lookahead < 0:
+            raise PrivisError(f"linger and lookahead must be >= 0, got {linger} and {lookahead}")
+        if detect_every < 1:
+            raise PrivisError(f"detect_every must be >= 1, got {detect_every}")
+        self.linger = int(linger)
+        self.lookahead = int(lookahead)
+        self.detect_every = int(detect_every)
 
     def detect(self, frame: np.ndarray) -> Regions:
         """Regions of every target in an RGB uint8 frame."""
@@ -210,6 +230,70 @@ class Anonymizer:
                 regions, file=name, method=self.method, params=self.obfuscator.params(), frame=frame, pts=pts
             )
 
+    def detect_upright(self, frame: np.ndarray, rotation: int = 0) -> Regions:
+        """Detect on `frame` shown upright (rotated `rotation` degrees CCW); boxes in stored coordinates."""
+        k = (rotation // 90) % 4
+        if not k:
+            return self.detect(frame)
+        regions = self.detect(np.ascontiguousarray(np.rot90(frame, k)))
+        return regions._with_boxes(unrotate_boxes(regions.xyxy, k, *frame.shape[:2]))
+
+    def frames(self, frames: Iterable[Frame], *, name: str = "<video>") -> Iterator[tuple[Frame, np.ndarray]]:
+        """Anonymize a sequence of video frames, yielding ``(frame, pixels)`` in order.
+
+        Detections are tracked across frames (`linger`), the detector runs on every
+        `detect_every`-th frame, and up to `lookahead` frames are held back so that a
+        face first detected on frame t is hidden on the frames before t as well. A
+        frame whose detection fails is yielded black and logged (fail closed).
+        """
+        tracker = Tracker(linger=self.linger)
+        pending: deque[_Pending] = deque()
+        for frame in frames:
+            failure: Exception | None = None
+            found = None
+            if frame.index % self.detect_every == 0:
+                try:
+                    found = self.detect_upright(frame.rgb, frame.rotation)
+                except Exception as exc:  # fail closed below
+                    failure = exc
+            tracked = tracker.update(found)
+            if self.lookahead and len(tracked) and tracked.data["born"].any():
+                born = tracked[tracked.data["born"]]
+                for back, item in enumerate(reversed(pending), start=1):
+                    item.regions.append(born.expand(1 + tracker.growth * back))
+            pending.append(_Pending(frame, [tracked], failure))
+            if len(pending) > self.lookahead:
+                yield self._finish(pending.popleft(), name)
+        while pending:
+            yield self._finish(pending.popleft(), name)
+
+    def _finish(self, item: _Pending, name: str) -> tuple[Frame, np.ndarray]:
+        frame = item.frame
+        regions = Regions.merge(item.regions)
+        if item.failure is not None:
+            log.warning(
+                "%s frame %d (t=%.3fs): detection failed (%s); written black",
+                name,
+                frame.index,
+                frame.seconds,
+                item.failure,
+            )
+            if self.audit is not None:
+                self.audit.event(
+                    name,
+                    "frame_failed_blacked_out",
+                    frame=frame.index,
+                    pts=round(frame.seconds, 6),
+                    reason=str(item.failure),
+                )
+            return frame, np.zeros_like(frame.rgb)
+        h, w = frame.rgb.shape[:2]
+        hidden = self.policy.apply(regions, h, w)
+        out = self.obfuscator.apply(frame.rgb, hidden) if len(hidden) else frame.rgb
+        self.record(regions, name, frame=frame.index, pts=frame.seconds)
+        self.regions_hidden += len(regions)
+        return frame, out
+
     def video(
         self,
         src: str | os.PathLike[str],
@@ -217,28 +301,56 @@ class Anonymizer:
         *,
         overwrite: bool = False,
         keep_metadata: bool = False,
+        audio: bool = True,
+        codec: str = "h264",
+        crf: int = 20,
         name: str | None = None,
         on_frame: Callable[[], None] | None = None,
     ) -> int:
-        """Anonymize a video file into `dst` (H.264, source timestamps, audio copied).
+        """Anonymize a video file into `dst`; returns the number of frames written.
 
-        Every frame's regions go to the audit log with its index and time; a frame
-        that fails is written black and logged. Returns the number of frames written.
+        Source timestamps, rotation and audio (unless ``audio=False``) are kept; every
+        frame's regions go to the audit log with its index and time.
         """
         from privis.media.video import anonymize_video
 
         label = name or str(src)
-
-        def process(rgb: np.ndarray, index: int, seconds: float | None) -> np.ndarray:
-            out, regions = self.process(rgb)
-            self.record(regions, label, frame=index, pts=seconds)
-            self.regions_hidden += len(regions)
-            return out
-
-        def failed(index: int, seconds: float | None, exc: Exception) -> None:
-            if self.audit is not None:
-                self.audit.event(label, "frame_failed_blacked_out", frame=index, pts=seconds, reason=str(exc))
-
         return anonymize_video(
-            src, dst, process, overwrite=overwrite, keep_metadata=keep_metadata, on_frame=on_frame, on_failure=failed
+            src,
+            dst,
+            lambda frames: self.frames(frames, name=label),
+            overwrite=overwrite,
+            keep_metadata=keep_metadata,
+            audio=audio,
+            codec=codec,
+            crf=crf,
+            on_frame=on_frame,
         )
+
+
+@dataclass
+class _Pending:
+    """A frame held back for look-ahead, with the regions collected for it so far."""
+
+    frame: Frame
+    regions: list[Regions]
+    failure: Exception | None = None
+
+
+def unrotate_boxes(xyxy: np.ndarray, k: int, height: int, width: int) -> np.ndarray:
+    """Map boxes found on ``np.rot90(frame, k)`` back to `frame` (of `height` × `width`).
+
+    >>> import numpy as np
+    >>> frame = np.zeros((4, 6)); frame[0, 5] = 1           # top-right pixel
+    >>> r = np.rot90(frame, 1); y, x = map(int, np.argwhere(r)[0]); (y, x)
+    (0, 0)
+    >>> unrotate_boxes(np.array([[x, y, x + 1, y + 1]], float), 1, 4, 6).tolist()
+    [[5.0, 0.0, 6.0, 1.0]]
+    """
+    b = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    for j in range(k % 4, 0, -1):
+        # One CCW turn maps (x, y) on a frame of width w to (y, w - x); undo it.
+        w_prev = width if (j - 1) % 2 == 0 else height
+        x1, y1, x2, y2 = b.T
+        b = np.stack([w_prev - y2, x1, w_prev - y1, x2], axis=1)
+    return b.astype(np.float32)

@@ -1,28 +1,53 @@
-"""Video files with PyAV: decode, process each frame, encode H.264 with the source's timing.
+"""Video files with PyAV: decode, anonymize, encode, with the source's timing, rotation and audio.
 
 Timing is carried, never rebuilt: every output frame keeps its source ``pts`` and
-``time_base``, so variable frame rates and audio sync survive. Audio packets are copied
-without transcoding. Container tags (title, location, creation time, device) are
-dropped unless ``keep_metadata``.
+``time_base``, so variable frame rates and audio sync survive. The display rotation
+flag is copied, and audio streams are remuxed packet for packet (``audio=False`` drops
+them). Container tags (title, location, creation time, device) are dropped unless
+``keep_metadata``. Decoding and encoding run in their own threads with bounded queues,
+so memory stays flat whatever the length and the detector keeps the cores busy.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from privis.errors import MediaError, OutputExistsError
+from privis.errors import MediaError, OutputExistsError, PrivisError
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
-FrameFn = Callable[[np.ndarray, int, float | None], np.ndarray]
+CODECS = {"h264": "libx264", "h265": "libx265"}
+_QUEUE = 16  # frames in flight between threads: bounds memory
+
+
+@dataclass
+class Frame:
+    """One decoded video frame with its timing; `rgb` is (H, W, 3) uint8 as stored (not rotated)."""
+
+    rgb: np.ndarray
+    index: int
+    pts: int
+    time_base: Fraction
+    rotation: int = 0  # degrees counter-clockwise to display upright
+
+    @property
+    def seconds(self) -> float:
+        return float(self.pts * self.time_base)
+
+
+Transform = Callable[[Iterator[Frame]], Iterable[tuple[Frame, np.ndarray]]]
 
 
 def is_video_path(path: str | os.PathLike[str]) -> bool:
@@ -36,35 +61,67 @@ def count_frames(path: str | os.PathLike[str]) -> int | None:
 
     try:
         with av.open(str(path)) as c:
-            n = c.streams.video[0].frames
-            return int(n) or None
+            return int(c.streams.video[0].frames) or None
     except Exception:
         return None
+
+
+def probe_rotation(path: str | os.PathLike[str]) -> int:
+    """The display rotation of the first video frame (0, 90, 180 or 270)."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            for frame in c.decode(video=0):
+                return int(round(frame.rotation or 0)) % 360
+    except Exception:
+        return 0
+    return 0
+
+
+class _Stop(Exception):
+    pass
+
+
+def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
+    while True:
+        if stop.is_set():
+            raise _Stop
+        try:
+            q.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
 
 
 def anonymize_video(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
-    process: FrameFn,
+    transform: Transform,
     *,
     overwrite: bool = False,
     keep_metadata: bool = False,
+    audio: bool = True,
+    codec: str = "h264",
     crf: int = 20,
     on_frame: Callable[[], None] | None = None,
-    on_failure: Callable[[int, float | None, Exception], None] | None = None,
 ) -> int:
-    """Write `dst`: every video frame of `src` passed through ``process(rgb, index, seconds)``.
+    """Write `dst` from `src`, every video frame replaced by what `transform` yields for it.
 
-    A frame for which `process` raises is written fully black (fail closed) and
-    reported to `on_failure`. Returns the number of frames written.
+    `transform` receives an iterator of `Frame` and yields ``(frame, rgb)`` pairs, in
+    order, one per input frame (it may hold a few frames back, e.g. to look ahead).
+    Returns the number of frames written. The output appears only when complete.
     """
     import av
 
     src, dst = Path(src), Path(dst)
+    if codec not in CODECS:
+        raise PrivisError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
     if not src.is_file():
         raise MediaError(f"{src}: no such file")
     if dst.exists() and not overwrite:
         raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
+    rotation = probe_rotation(src)
     try:
         inp = av.open(str(src))
     except Exception as exc:
@@ -72,6 +129,10 @@ def anonymize_video(
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".privis-", suffix=dst.suffix, dir=dst.parent)
     os.close(fd)
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(_QUEUE)
+    to_write: queue.Queue = queue.Queue(_QUEUE * 4)
+    errors: list[BaseException] = []
     written = 0
     try:
         with inp:
@@ -79,65 +140,123 @@ def anonymize_video(
                 raise MediaError(f"{src}: no video stream")
             vin = inp.streams.video[0]
             vin.thread_type = "AUTO"
-            ain = inp.streams.audio[0] if inp.streams.audio else None
+            ains = list(inp.streams.audio) if audio else []
             with av.open(tmp, "w", format=_muxer(dst)) as out:
                 if keep_metadata:
                     out.metadata.update(inp.metadata)
                 rate = vin.average_rate or vin.guessed_rate or Fraction(25)
-                vout = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast"})
+                options = {"crf": str(crf), "preset": "veryfast"}
+                vout = out.add_stream(CODECS[codec], rate=rate, options=options)
                 vout.width = vin.codec_context.width - vin.codec_context.width % 2
                 vout.height = vin.codec_context.height - vin.codec_context.height % 2
                 vout.pix_fmt = "yuv420p"
-                tb = vin.time_base or Fraction(1, int(rate * 1000))
+                if codec == "h265" and dst.suffix.lower() in (".mp4", ".mov", ".m4v"):
+                    vout.codec_tag = "hvc1"  # what Apple players need to open HEVC in MP4
+                tb = vin.time_base or Fraction(1, 90000)
                 vout.time_base = tb
                 vout.codec_context.time_base = tb
-                aout = out.add_stream_from_template(ain) if ain is not None else None
-                streams = [vin] + ([ain] if ain is not None else [])
-                index = 0
-                last_pts = None
-                try:
-                    for packet in inp.demux(*streams):
-                        if packet.stream.type == "audio":
-                            if packet.dts is None:
+                if rotation:
+                    vout.set_display_rotation(rotation)
+                aouts = {a.index: out.add_stream_from_template(a) for a in ains}
+
+                def read() -> None:
+                    index, last_pts = 0, None
+                    try:
+                        for packet in inp.demux(vin, *ains):
+                            if packet.stream.type == "audio":
+                                if packet.dts is not None:
+                                    packet.stream = aouts[packet.stream.index]
+                                    _put(to_write, ("packet", packet), stop)
                                 continue
-                            packet.stream = aout
-                            out.mux(packet)
-                            continue
-                        for frame in packet.decode():
-                            pts = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + 1)
-                            if last_pts is not None and pts <= last_pts:
-                                pts = last_pts + 1
-                            last_pts = pts
-                            seconds = float(pts * tb)
-                            rgb = frame.to_ndarray(format="rgb24")
                             try:
-                                result = process(rgb, index, seconds)
-                            except Exception as exc:  # fail closed: never emit the frame in clear
-                                log.warning("frame %d (t=%.3fs) failed: %s; written black", index, seconds, exc)
-                                if on_failure:
-                                    on_failure(index, seconds, exc)
-                                result = np.zeros_like(rgb)
-                            result = result[: vout.height, : vout.width]
-                            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(result), format="rgb24")
-                            vf.pts = pts
-                            vf.time_base = tb
-                            for p in vout.encode(vf):
+                                frames = packet.decode()
+                            except av.error.InvalidDataError as exc:
+                                if index == 0:
+                                    raise MediaError(f"{src}: cannot decode video ({exc})") from None
+                                log.warning("%s: damaged data after frame %d (%s); skipped", src, index, exc)
+                                continue
+                            for f in frames:
+                                pts = f.pts if f.pts is not None else (0 if last_pts is None else last_pts + 1)
+                                if last_pts is not None and pts <= last_pts:
+                                    pts = last_pts + 1
+                                last_pts = pts
+                                rgb = f.to_ndarray(format="rgb24")
+                                _put(decoded, Frame(rgb, index, pts, tb, rotation), stop)
+                                index += 1
+                    except _Stop:
+                        return
+                    except BaseException as exc:  # handed to the main thread
+                        errors.append(exc)
+                    finally:
+                        try:
+                            _put(decoded, None, stop)
+                        except _Stop:
+                            pass
+
+                def write() -> None:
+                    try:
+                        while True:
+                            item = to_write.get()
+                            if item is None:
+                                break
+                            kind, payload = item
+                            if kind == "packet":
+                                out.mux(payload)
+                                continue
+                            for p in vout.encode(payload):
                                 out.mux(p)
-                            index += 1
-                            written += 1
-                            if on_frame:
-                                on_frame()
-                except av.error.InvalidDataError as exc:
-                    if written == 0:
-                        raise MediaError(f"{src}: cannot decode video ({exc})") from None
-                    log.warning("%s: stream is damaged after frame %d (%s); output ends there", src, written, exc)
-                for p in vout.encode(None):
-                    out.mux(p)
+                        for p in vout.encode(None):
+                            out.mux(p)
+                    except BaseException as exc:
+                        errors.append(exc)
+                        stop.set()
+
+                def frames() -> Iterator[Frame]:
+                    while True:
+                        item = decoded.get()
+                        if item is None:
+                            return
+                        yield item
+
+                reader = threading.Thread(target=read, name="privis-decode", daemon=True)
+                writer = threading.Thread(target=write, name="privis-encode", daemon=True)
+                reader.start()
+                writer.start()
+                try:
+                    for frame, rgb in transform(frames()):
+                        if errors:
+                            break
+                        vf = av.VideoFrame.from_ndarray(
+                            np.ascontiguousarray(rgb[: vout.height, : vout.width]), format="rgb24"
+                        )
+                        vf.pts = frame.pts
+                        vf.time_base = tb
+                        _put(to_write, ("frame", vf), stop)
+                        written += 1
+                        if on_frame:
+                            on_frame()
+                except _Stop:  # the writer failed; its error is in `errors`
+                    pass
+                finally:
+                    if errors or written == 0:
+                        stop.set()
+                    else:
+                        to_write.put(None)
+                    writer.join()
+                    stop.set()  # release a reader still blocked on a full queue
+                    reader.join()
+        if errors:
+            exc = errors[0]
+            if isinstance(exc, PrivisError):
+                raise exc
+            raise MediaError(f"{src}: video error ({exc.__class__.__name__}: {exc})") from None
         if written == 0:
             raise MediaError(f"{src}: no video frames could be decoded")
         if dst.exists() and not overwrite:
             raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
         os.replace(tmp, dst)
+    except _Stop:
+        raise MediaError(f"{src}: stopped") from None
     except av.error.FFmpegError as exc:
         raise MediaError(f"{src}: video error ({exc})") from None
     finally:

@@ -1,0 +1,175 @@
+"""`Tracker`: keeps each region alive through the frames where its detector misses it.
+
+A per-frame detector misses a face for a frame or two and the face flashes into view.
+The tracker associates detections across frames (greedy IoU, with a centre-distance
+fallback for small, fast boxes), predicts each track with its recent velocity, and
+keeps reporting a track for `linger` detector runs after its last detection, its box
+growing a little each frame to cover the growing uncertainty. Frames on which the
+detector did not run (``detect_every > 1``) are predicted without counting as misses.
+
+Examples
+--------
+>>> import numpy as np
+>>> from privis.regions import Regions
+>>> t = Tracker(linger=2)
+>>> len(t.update(Regions([[10, 10, 20, 20]], score=[0.9])))
+1
+>>> t.update(Regions.empty()).track_id.tolist()   # missed once: still covered
+[1]
+>>> len(t.update(Regions.empty())), len(t.update(Regions.empty()))
+(1, 0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from privis.errors import PrivisError
+from privis.regions import Regions, box_iou
+
+
+@dataclass
+class Track:
+    """One tracked region."""
+
+    id: int
+    box: np.ndarray  # xyxy, float32
+    label: str
+    score: float
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
+    observed: np.ndarray | None = None  # box at the last match
+    misses: int = 0  # detector runs since the last match
+    coasted: int = 0  # frames since the last match
+    hits: int = 1
+    born: int = 0  # frame index of the first detection
+
+    def __post_init__(self) -> None:
+        if self.observed is None:
+            self.observed = self.box.copy()
+
+
+class Tracker:
+    """Associates regions across frames and covers the frames where detection misses.
+
+    Parameters
+    ----------
+    linger : int, default 5
+        Detector runs a track survives without a match before it is dropped.
+    iou_threshold : float, default 0.2
+        Minimum IoU between a predicted track and a detection to match them.
+    growth : float, default 0.04
+        Relative growth of a track's box per frame without a match.
+    velocity_smoothing : float, default 0.5
+        Weight of the newest motion in the velocity estimate.
+    max_jump : float, default 1.0
+        A detection whose centre lies within this many box sizes of a track's
+        predicted centre may match it even without overlap (small, fast faces).
+    """
+
+    def __init__(
+        self,
+        *,
+        linger: int = 5,
+        iou_threshold: float = 0.2,
+        growth: float = 0.04,
+        velocity_smoothing: float = 0.5,
+        max_jump: float = 1.0,
+    ) -> None:
+        if linger < 0:
+            raise PrivisError(f"linger must be >= 0, got {linger}")
+        if not 0 <= iou_threshold < 1:
+            raise PrivisError(f"iou_threshold must be in [0, 1), got {iou_threshold}")
+        self.linger = int(linger)
+        self.iou_threshold = float(iou_threshold)
+        self.growth = float(growth)
+        self.alpha = float(velocity_smoothing)
+        self.max_jump = float(max_jump)
+        self.tracks: list[Track] = []
+        self.frame = -1
+        self._next_id = 1
+
+    def update(self, detections: Regions | None) -> Regions:
+        """Advance one frame. `detections` is None on frames where the detector did not run.
+
+        Returns the regions to hide on this frame: matched detections (with their
+        track ids) and the predicted boxes of lingering tracks. ``data["born"]`` is
+        True for tracks that start on this frame.
+        """
+        self.frame += 1
+        for t in self.tracks:  # predict
+            t.box = t.box + t.velocity
+            t.coasted += 1
+        if detections is not None:
+            self._associate(detections)
+        return self._regions()
+
+    def _associate(self, det: Regions) -> None:
+        n_t, n_d = len(self.tracks), len(det)
+        matched_t: set[int] = set()
+        matched_d: set[int] = set()
+        if n_t and n_d:
+            boxes_t = np.stack([t.box for t in self.tracks])
+            iou = box_iou(boxes_t, det.xyxy)
+            # Centre distance relative to size lets small, fast boxes match without overlap.
+            ct = (boxes_t[:, :2] + boxes_t[:, 2:]) / 2
+            cd = (det.xyxy[:, :2] + det.xyxy[:, 2:]) / 2
+            size = np.maximum((boxes_t[:, 2:] - boxes_t[:, :2]).max(axis=1), 1.0)
+            dist = np.linalg.norm(ct[:, None] - cd[None], axis=2) / size[:, None]
+            same = np.array([[t.label == lab for lab in det.label] for t in self.tracks])
+            score = np.where(
+                same & ((iou >= self.iou_threshold) | (dist <= self.max_jump)), iou + 1 - np.minimum(dist, 1), -1
+            )
+            for flat in np.argsort(-score, axis=None):
+                i, j = divmod(int(flat), n_d)
+                if score[i, j] < 0:
+                    break
+                if i in matched_t or j in matched_d:
+                    continue
+                matched_t.add(i)
+                matched_d.add(j)
+                t = self.tracks[i]
+                new = det.xyxy[j].astype(np.float32)
+                step = (new - t.observed) / max(t.coasted, 1)
+                t.velocity = self.alpha * step + (1 - self.alpha) * t.velocity
+                t.box = new
+                t.observed = new.copy()
+                t.score = float(det.score[j]) if det.score is not None else 1.0
+                t.misses = 0
+                t.coasted = 0
+                t.hits += 1
+        for i, t in enumerate(self.tracks):
+            if i not in matched_t:
+                t.misses += 1
+        self.tracks = [t for t in self.tracks if t.misses <= self.linger]
+        for j in range(n_d):
+            if j not in matched_d:
+                self.tracks.append(
+                    Track(
+                        id=self._next_id,
+                        box=det.xyxy[j].astype(np.float32),
+                        label=str(det.label[j]),
+                        score=float(det.score[j]) if det.score is not None else 1.0,
+                        born=self.frame,
+                    )
+                )
+                self._next_id += 1
+
+    def _regions(self) -> Regions:
+        boxes = []
+        for t in self.tracks:
+            if t.coasted:
+                c = (t.box[:2] + t.box[2:]) / 2
+                half = (t.box[2:] - t.box[:2]) / 2 * (1 + self.growth * t.coasted)
+                boxes.append(np.concatenate([c - half, c + half]))
+            else:
+                boxes.append(t.box)
+        n = len(self.tracks)
+        return Regions(
+            np.array(boxes, np.float32).reshape(n, 4),
+            label=[t.label for t in self.tracks],
+            score=[t.score for t in self.tracks],
+            track_id=[t.id for t in self.tracks],
+            data={"born": np.array([t.born == self.frame for t in self.tracks], bool)},
+        )

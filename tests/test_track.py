@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from privis.errors import PrivisError
+from privis.pipeline import unrotate_boxes
+from privis.regions import Regions
+from privis.track import Tracker
+
+
+def det(*boxes, score=0.9):
+    return Regions(np.array(boxes, np.float32).reshape(-1, 4), score=[score] * len(boxes))
+
+
+def test_ids_persist_and_tracks_linger_then_die():
+    t = Tracker(linger=2)
+    a = t.update(det([0, 0, 10, 10], [50, 50, 60, 60]))
+    assert a.track_id.tolist() == [1, 2] and a.data["born"].all()
+    b = t.update(det([2, 0, 12, 10]))  # first moved, second missed
+    assert sorted(b.track_id.tolist()) == [1, 2] and not b.data["born"].any()
+    t.update(Regions.empty())
+    c = t.update(Regions.empty())
+    assert c.track_id.tolist() == [1]  # track 2: three misses > linger
+    assert len(t.update(Regions.empty())) == 0
+
+
+def test_prediction_follows_motion_and_grows():
+    t = Tracker(linger=3, growth=0.1)
+    for x in (0, 8, 16):
+        t.update(det([x, 0, x + 10, 10]))
+    coast = t.update(Regions.empty())
+    box = coast.xyxy[0]
+    centre = (box[0] + box[2]) / 2
+    assert centre == pytest.approx(29, abs=2)  # kept moving ~8 px/frame
+    assert box[2] - box[0] > 10  # and grew
+
+
+def test_frames_without_detection_do_not_count_as_misses():
+    t = Tracker(linger=0)
+    t.update(det([0, 0, 10, 10]))
+    for _ in range(5):
+        assert len(t.update(None)) == 1
+    assert len(t.update(Regions.empty())) == 0
+
+
+def test_fast_small_box_matches_by_centre_distance():
+    t = Tracker()
+    t.update(det([0, 0, 8, 8]))
+    r = t.update(det([6, 0, 14, 8]))  # IoU 0.14 but centres 6 px apart
+    assert r.track_id.tolist() == [1]
+
+
+def test_bad_options():
+    with pytest.raises(PrivisError):
+        Tracker(linger=-1)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_unrotate_boxes_matches_numpy_rotation(k):
+    frame = np.zeros((30, 50), bool)
+    frame[5:9, 30:41] = True  # box x 30..41, y 5..9
+    rotated = np.rot90(frame, k)
+    ys, xs = np.nonzero(rotated)
+    box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
+    assert unrotate_boxes(box, k, 30, 50).tolist() == [[30, 5, 41, 9]]

@@ -12,6 +12,12 @@ True
 (64, 64)
 """
 
+import os as _os
+
+# onnxruntime >= 1.2x on Linux writes a device id and an event cache under ~/.cache and
+# uploads usage telemetry unless this is set before it loads. A privacy tool sends nothing.
+_os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 from privis.detect import available_detectors, create_detector, register_detector
 from privis.errors import MediaError, ModelNotFoundError, OutputExistsError, PrivisError
 from privis.obfuscate import available_obfuscators, create_obfuscator, obfuscate, register_obfuscator

@@ -133,7 +133,10 @@ def run(
 ) -> BatchReport:
     """Anonymize every job; failures are collected, never raised.
 
-    Regions and failures go to ``anonymizer.audit`` when it has one.
+    Regions and failures go to ``anonymizer.audit`` when it has one. `video_options`
+    are passed to `Anonymizer.video` (``audio``, ``codec``, ``crf``); its key
+    ``anonymizer`` names another `Anonymizer` for the videos (e.g. with other
+    detector settings).
     """
     audit = anonymizer.audit
     report = BatchReport()
@@ -175,8 +178,10 @@ def run(
             )
             writes = _drain(writes, report, advance, block=len(writes) > 4)
         _drain(writes, report, advance, block=True)
+    options = dict(video_options or {})
+    video_anonymizer = options.pop("anonymizer", anonymizer)
     for job in videos:
-        _run_video(anonymizer, job, report, overwrite, keep_metadata, frame_tick, video_options or {})
+        _run_video(video_anonymizer, job, report, overwrite, keep_metadata, frame_tick, options)
         if advance:
             advance(job)
     return report

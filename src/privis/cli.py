@@ -132,6 +132,49 @@ MaskPadOpt = Annotated[float, typer.Option("--mask-pad", min=0.0, help="Then add
 ShapeOpt = Annotated[Shape, typer.Option("--shape", help="Obfuscate the ellipse inside each box, or the whole box.")]
 
 
+def _method_options(
+    method: Method,
+    shape: Shape,
+    fill_color: str,
+    cell: int | None,
+    blur_strength: float,
+    epsilon: float,
+    dp_cell: int,
+    dp_m: int,
+) -> dict[str, Any]:
+    """The obfuscator's options from the CLI's flat flags."""
+    opts: dict[str, Any] = {"shape": shape.value}
+    if method is Method.fill:
+        opts["color"] = _parse_color(fill_color)
+    elif method is Method.pixelate and cell is not None:
+        opts["cell"] = cell
+    elif method is Method.blur:
+        opts["strength"] = blur_strength
+    elif method is Method.dp_pixelate:
+        opts.update(epsilon=epsilon, cell=dp_cell, m=dp_m)
+    return opts
+
+
+MethodOpt = Annotated[Method, typer.Option("--method", "-m", help="How to hide each region.")]
+FillColorOpt = Annotated[str, typer.Option("--fill-color", help="R,G,B for --method fill.")]
+CellOpt = Annotated[
+    int | None, typer.Option("--cell", min=1, help="pixelate: fixed cell size in px (default: scales with the face).")
+]
+BlurOpt = Annotated[float, typer.Option("--blur-strength", min=0.01, help="blur: sigma / face size.")]
+EpsilonOpt = Annotated[float, typer.Option("--epsilon", min=1e-6, help="dp-pixelate: privacy budget ε.")]
+DpCellOpt = Annotated[int, typer.Option("--dp-cell", min=1, help="dp-pixelate: grid cell b in px.")]
+DpMOpt = Annotated[int, typer.Option("--dp-m", min=1, help="dp-pixelate: neighbouring images differ in m pixels.")]
+LingerOpt = Annotated[
+    int, typer.Option("--linger", min=0, help="Video: keep hiding a face for N detector runs after it is lost.")
+]
+DetectEveryOpt = Annotated[
+    int, typer.Option("--detect-every", min=1, help="Video: detect on every k-th frame, track in between.")
+]
+AuditOpt = Annotated[
+    Path | None, typer.Option("--audit", help="Append one JSON line per region (never pixels) to this file.")
+]
+
+
 def _detector_options(threshold: float, small_faces: SmallFaces) -> dict[str, Any]:
     return {"threshold": threshold, "small_faces": small_faces.value}
 
@@ -144,10 +187,17 @@ def anonymize(
         Path | None,
         typer.Option("-o", "--out", help="Output folder (or file, for one input). Default: beside the input."),
     ] = None,
-    method: Annotated[Method, typer.Option("--method", "-m", help="How to hide each region.")] = Method.blur,
+    method: MethodOpt = Method.blur,
     targets: Annotated[str, typer.Option("--targets", help="What to hide, comma-separated.")] = "face",
     threshold: ThresholdOpt = 0.12,
-    small_faces: SmallFacesOpt = SmallFaces.auto,
+    small_faces: Annotated[
+        SmallFaces | None,
+        typer.Option(
+            "--small-faces",
+            help="Up-scaled passes for faces under ~48 px: 'auto' (when the first pass finds small or no "
+            "faces), 'always', 'never'. Default: auto for images, never for videos (speed; see README).",
+        ),
+    ] = None,
     shape: ShapeOpt = Shape.ellipse,
     mask_scale: MaskScaleOpt = 1.3,
     mask_pad: MaskPadOpt = 1.0,
@@ -163,23 +213,17 @@ def anonymize(
         int, typer.Option("--dp-m", min=1, help="dp-pixelate: neighbouring images differ in m pixels.")
     ] = 16,
     fmt: Annotated[Format, typer.Option("--format", help="Output image format.")] = Format.same,
-    audit: Annotated[
-        Path | None, typer.Option("--audit", help="Append one JSON line per region (never pixels) to this file.")
-    ] = None,
+    audit: AuditOpt = None,
     detect_only: Annotated[bool, typer.Option("--detect-only", help="Only write the --audit log; no images.")] = False,
     keep_metadata: Annotated[
         bool, typer.Option("--keep-metadata", help="Keep EXIF/GPS/XMP/ICC (stripped by default).")
     ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
-    linger: Annotated[
-        int, typer.Option("--linger", min=0, help="Video: keep hiding a face for N detector runs after it is lost.")
-    ] = 5,
+    linger: LingerOpt = 5,
     lookahead: Annotated[
         int, typer.Option("--lookahead", min=0, help="Video: also hide a face in the N frames before it is found.")
     ] = 8,
-    detect_every: Annotated[
-        int, typer.Option("--detect-every", min=1, help="Video: detect on every k-th frame, track in between.")
-    ] = 1,
+    detect_every: DetectEveryOpt = 1,
     codec: Annotated[Codec, typer.Option("--codec", help="Video: output codec.")] = Codec.h264,
     crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="Video: quality (lower is better).")] = 20,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Video: drop the audio streams.")] = False,
@@ -192,29 +236,28 @@ def anonymize(
 
     if detect_only and audit is None:
         raise PrivisError("--detect-only writes only the audit log: give --audit FILE")
-    method_opts: dict[str, Any] = {"shape": shape.value}
-    if method is Method.fill:
-        method_opts["color"] = _parse_color(fill_color)
-    elif method is Method.pixelate and cell is not None:
-        method_opts["cell"] = cell
-    elif method is Method.blur:
-        method_opts["strength"] = blur_strength
-    elif method is Method.dp_pixelate:
-        method_opts.update(epsilon=epsilon, cell=dp_cell, m=dp_m)
-    anonymizer = Anonymizer(
-        targets=targets,
-        method=method.value,
-        mask_scale=mask_scale,
-        mask_pad=mask_pad,
-        linger=linger,
-        lookahead=lookahead,
-        detect_every=detect_every,
-        **method_opts,
-        **_detector_options(threshold, small_faces),
-    )
-    video_options = {"audio": not no_audio, "codec": codec.value, "crf": crf}
+    method_opts = _method_options(method, shape, fill_color, cell, blur_strength, epsilon, dp_cell, dp_m)
     jobs, problems = plan(inputs, out, fmt=fmt.value, detect_only=detect_only)
-    anonymizer.audit = AuditLog(audit) if audit else None
+
+    def build(default: SmallFaces) -> Anonymizer:
+        return Anonymizer(
+            targets=targets,
+            method=method.value,
+            mask_scale=mask_scale,
+            mask_pad=mask_pad,
+            linger=linger,
+            lookahead=lookahead,
+            detect_every=detect_every,
+            **method_opts,
+            **_detector_options(threshold, small_faces or default),
+        )
+
+    anonymizer = build(SmallFaces.auto)
+    has_video = any(j.kind == "video" for j in jobs)
+    video_anonymizer = build(SmallFaces.never) if has_video and small_faces is None else anonymizer
+    video_options = {"audio": not no_audio, "codec": codec.value, "crf": crf}
+    anonymizer.audit = video_anonymizer.audit = AuditLog(audit) if audit else None
+    video_options["anonymizer"] = video_anonymizer
     try:
         report = _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, video_options, quiet)
     finally:
@@ -241,6 +284,7 @@ def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, video_op
 
     if quiet or not jobs:
         return run(anonymizer, jobs, overwrite=overwrite, keep_metadata=keep_metadata, video_options=video_options)
+
     class Rate(ProgressColumn):
         """Items per second (frames per second on the video bar)."""
 
@@ -281,6 +325,91 @@ def _stderr_console():
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise PrivisError(f"--serve must be HOST:PORT (e.g. 127.0.0.1:8080), got {text!r}")
+    return host or "127.0.0.1", int(port)
+
+
+@app.command()
+@_guard
+def stream(
+    source: Annotated[str, typer.Argument(help="Webcam index (0), rtsp:// or http:// URL, or a video file.")],
+    serve: Annotated[
+        str | None, typer.Option("--serve", help="HOST:PORT to serve the anonymized stream as MJPEG with a web page.")
+    ] = None,
+    record: Annotated[
+        Path | None, typer.Option("--record", help="Also encode the anonymized stream to this file.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --record file.")] = False,
+    method: MethodOpt = Method.blur,
+    fill_color: FillColorOpt = "0,0,0",
+    cell: CellOpt = None,
+    blur_strength: BlurOpt = 0.2,
+    epsilon: EpsilonOpt = 0.5,
+    dp_cell: DpCellOpt = 16,
+    dp_m: DpMOpt = 16,
+    shape: ShapeOpt = Shape.ellipse,
+    threshold: ThresholdOpt = 0.12,
+    small_faces: SmallFacesOpt = SmallFaces.never,
+    mask_scale: MaskScaleOpt = 1.3,
+    mask_pad: MaskPadOpt = 1.0,
+    linger: LingerOpt = 5,
+    detect_every: DetectEveryOpt = 1,
+    audit: AuditOpt = None,
+    max_frames: Annotated[int | None, typer.Option("--max-frames", min=1, help="Stop after N frames.")] = None,
+    seconds: Annotated[float | None, typer.Option("--seconds", min=0.1, help="Stop after this many seconds.")] = None,
+    as_fast: Annotated[
+        bool, typer.Option("--as-fast-as-possible", help="Files: do not pace to real time (no frame is dropped).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the counts on stdout.")] = False,
+) -> None:
+    """Anonymize a live source. No frame is written anywhere unless --serve or --record names a sink."""
+    from privis.auditlog import AuditLog
+    from privis.pipeline import Anonymizer
+
+    where = _host_port(serve) if serve else None
+    anonymizer = Anonymizer(
+        method=method.value,
+        mask_scale=mask_scale,
+        mask_pad=mask_pad,
+        linger=linger,
+        lookahead=0,
+        detect_every=detect_every,
+        **_method_options(method, shape, fill_color, cell, blur_strength, epsilon, dp_cell, dp_m),
+        **_detector_options(threshold, small_faces),
+    )
+    anonymizer.audit = AuditLog(audit) if audit else None
+
+    def ready(url: str) -> None:
+        if url and not as_json:
+            typer.echo(f"serving {url} (Ctrl-C to stop)", err=True)
+
+    try:
+        report = anonymizer.stream(
+            source,
+            serve=where,
+            record=record,
+            overwrite=overwrite,
+            realtime=False if as_fast else None,
+            max_frames=max_frames,
+            max_seconds=seconds,
+            on_ready=ready,
+        )
+    finally:
+        if anonymizer.audit is not None:
+            anonymizer.audit.close()
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        typer.echo(
+            f"{report['frames']} frame(s) processed, {report['dropped']} dropped to keep up, "
+            f"{report['fps']} fps, {report['regions']} region(s) hidden",
+            err=True,
+        )
 
 
 @eval_app.command("faces")

@@ -238,7 +238,9 @@ class Anonymizer:
         regions = self.detect(np.ascontiguousarray(np.rot90(frame, k)))
         return regions._with_boxes(unrotate_boxes(regions.xyxy, k, *frame.shape[:2]))
 
-    def frames(self, frames: Iterable[Frame], *, name: str = "<video>") -> Iterator[tuple[Frame, np.ndarray]]:
+    def frames(
+        self, frames: Iterable[Frame], *, name: str = "<video>", lookahead: int | None = None
+    ) -> Iterator[tuple[Frame, np.ndarray]]:
         """Anonymize a sequence of video frames, yielding ``(frame, pixels)`` in order.
 
         Detections are tracked across frames (`linger`), the detector runs on every
@@ -248,6 +250,7 @@ class Anonymizer:
         """
         tracker = Tracker(linger=self.linger)
         pending: deque[_Pending] = deque()
+        ahead = self.lookahead if lookahead is None else lookahead
         for frame in frames:
             failure: Exception | None = None
             found = None
@@ -257,12 +260,12 @@ class Anonymizer:
                 except Exception as exc:  # fail closed below
                     failure = exc
             tracked = tracker.update(found)
-            if self.lookahead and len(tracked) and tracked.data["born"].any():
+            if ahead and len(tracked) and tracked.data["born"].any():
                 born = tracked[tracked.data["born"]]
                 for back, item in enumerate(reversed(pending), start=1):
                     item.regions.append(born.expand(1 + tracker.growth * back))
             pending.append(_Pending(frame, [tracked], failure))
-            if len(pending) > self.lookahead:
+            if len(pending) > ahead:
                 yield self._finish(pending.popleft(), name)
         while pending:
             yield self._finish(pending.popleft(), name)
@@ -326,6 +329,71 @@ class Anonymizer:
             crf=crf,
             on_frame=on_frame,
         )
+
+    def stream(
+        self,
+        source: str,
+        *,
+        serve: tuple[str, int] | None = None,
+        record: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+        realtime: bool | None = None,
+        max_frames: int | None = None,
+        max_seconds: float | None = None,
+        on_ready: Callable[[str], None] | None = None,
+        on_frame: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
+        """Anonymize a live source; frames go only to the sinks named, none are stored otherwise.
+
+        `serve` is ``(host, port)`` for an MJPEG page; `record` a video file. Files are
+        played at their own rate unless ``realtime=False``; frames that arrive while
+        the previous one is still being processed are dropped and counted. Stops at
+        the end of the source, after `max_frames` or `max_seconds`, or on Ctrl-C.
+        Returns counts: frames processed and dropped, seconds, frames per second.
+        """
+        import time
+
+        from privis.media.stream import LiveSource, MjpegServer, Recorder
+
+        server = MjpegServer(*serve) if serve else None
+        recorder = Recorder(record, overwrite=overwrite) if record else None
+        processed = 0
+        started = time.monotonic()
+        try:
+            with LiveSource(source, realtime=realtime) as live:
+                if on_ready:
+                    on_ready(server.url if server else "")
+                try:
+                    for frame, out in self.frames(live, name=source, lookahead=0):
+                        if server:
+                            server.publish(out)
+                        if recorder:
+                            recorder.write(frame, out)
+                        processed += 1
+                        if on_frame:
+                            on_frame()
+                        if max_frames and processed >= max_frames:
+                            break
+                        if max_seconds and time.monotonic() - started >= max_seconds:
+                            break
+                except KeyboardInterrupt:
+                    pass
+                dropped = live.dropped
+        finally:
+            if recorder:
+                recorder.close()
+            if server:
+                server.close()
+        seconds = time.monotonic() - started
+        return {
+            "source": source,
+            "frames": processed,
+            "dropped": dropped,
+            "seconds": round(seconds, 3),
+            "fps": round(processed / seconds, 2) if seconds > 0 else None,
+            "regions": self.regions_hidden,
+            "recorded": str(record) if record else None,
+        }
 
 
 @dataclass

@@ -79,6 +79,8 @@ def _session(path: str, threads: int) -> object:
     keep = [i for i in graph.input if i.name not in init_names]
     del graph.input[:]
     graph.input.extend(keep)
+    if hasattr(ort, "disable_telemetry_events"):  # in case onnxruntime was imported before privis
+        ort.disable_telemetry_events()
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     opts.intra_op_num_threads = threads

@@ -197,3 +197,30 @@ def pipeline_masks(anonymizer: Any) -> MaskFn:
 def fill_mask(image: np.ndarray, color: Sequence[int]) -> np.ndarray:
     """Pixels of an RGB `image` painted exactly in `color` (how another tool's output is read)."""
     return np.all(image[..., :3] == np.asarray(color, image.dtype), axis=-1)
+
+
+def leak_rate(
+    video: str | Path, truth: Sequence[np.ndarray], color: Sequence[int], *, tolerance: int = 40
+) -> dict[str, object]:
+    """Share of (face, frame) pairs left visible in an anonymized `video` (DESIGN.md).
+
+    `truth[i]` holds frame i's boxes. A face counts as hidden when at least 90 % of
+    its pixels are within `tolerance` of the fill `color` (codecs blur exact colours).
+    """
+    import av
+
+    pairs = leaked = frames = 0
+    target = np.asarray(color, np.int16)
+    with av.open(str(video)) as c:
+        for i, frame in enumerate(c.decode(video=0)):
+            if i >= len(truth):
+                break
+            rgb = frame.to_ndarray(format="rgb24").astype(np.int16)
+            mask = np.all(np.abs(rgb - target) <= tolerance, axis=-1)
+            cov = coverage(mask, truth[i])
+            pairs += len(cov)
+            leaked += int((cov < COVERED).sum())
+            frames += 1
+    if frames != len(truth):
+        raise PrivisError(f"{video}: {frames} frames decoded, {len(truth)} expected")
+    return {"frames": frames, "pairs": pairs, "leaked": leaked, "leak_rate": round(leaked / max(pairs, 1), 4)}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from privis.errors import MediaError, OutputExistsError, PrivisError
 from privis.media.image import IMAGE_SUFFIXES, is_image_path, output_suffix, read_image, write_image
-from privis.media.video import is_video_path
+from privis.media.video import is_video_path, video_output_suffix
 from privis.pipeline import Anonymizer
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ def plan(
             problems.append((str(src), f"not a supported image or video ({', '.join(IMAGE_SUFFIXES)}, .mp4...)"))
             continue
         if out_path is None:
-            dst = src.with_name(src.stem + "_anonymized" + src.suffix)
+            suffix = video_output_suffix(src) if is_video_path(src) else src.suffix
+            dst = src.with_name(src.stem + "_anonymized" + suffix)
         elif not several and (is_image_path(out_path) or is_video_path(out_path)) and not out_path.is_dir():
             dst = out_path
             jobs.append(Job(src, None if detect_only else dst, _kind(src), str(src)))
@@ -116,8 +117,7 @@ def _kind(path: Path) -> str:
 
 def _job(src: Path, dst: Path, fmt: str, detect_only: bool, name: str) -> Job:
     kind = _kind(src)
-    if kind == "image":
-        dst = dst.with_suffix(output_suffix(src, fmt))
+    dst = dst.with_suffix(output_suffix(src, fmt) if kind == "image" else video_output_suffix(src))
     return Job(src, None if detect_only else dst, kind, name)
 
 

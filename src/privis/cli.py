@@ -79,6 +79,13 @@ def _guard(func):
             _fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
         except KeyboardInterrupt:
             _fail("interrupted", code=130)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # a bug: still one line, the traceback with --debug
+            if _state["debug"]:
+                raise
+            logging.getLogger("privis").debug("unexpected error", exc_info=True)
+            _fail(f"unexpected {exc.__class__.__name__}: {exc} (rerun with --debug for the traceback)", code=3)
 
     return wrapper
 

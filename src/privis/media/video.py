@@ -27,7 +27,9 @@ from privis.errors import MediaError, OutputExistsError, PrivisError
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif")
+# Containers that hold H.264/H.265 as they are; anything else is written as MP4.
+_KEEP_CONTAINER = (".mp4", ".mov", ".mkv", ".m4v")
 CODECS = {"h264": "libx264", "h265": "libx265"}
 _QUEUE = 16  # frames in flight between threads: bounds memory
 
@@ -53,6 +55,16 @@ Transform = Callable[[Iterator[Frame]], Iterable[tuple[Frame, np.ndarray]]]
 def is_video_path(path: str | os.PathLike[str]) -> bool:
     """Whether `path` has a supported video suffix."""
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def video_output_suffix(src: str | os.PathLike[str]) -> str:
+    """Suffix of the anonymized video for `src`: its own when it can hold H.264, else ``.mp4``.
+
+    >>> video_output_suffix("a.gif"), video_output_suffix("b.MOV")
+    ('.mp4', '.mov')
+    """
+    suffix = Path(src).suffix.lower()
+    return suffix if suffix in _KEEP_CONTAINER else ".mp4"
 
 
 def count_frames(path: str | os.PathLike[str]) -> int | None:
@@ -266,7 +278,7 @@ def anonymize_video(
 
 
 def _muxer(path: Path) -> str | None:
-    return {".mkv": "matroska", ".webm": "matroska", ".m4v": "mp4"}.get(path.suffix.lower())
+    return {".mkv": "matroska", ".m4v": "mp4"}.get(path.suffix.lower())
 
 
 def write_video(path: str | os.PathLike[str], frames: list[np.ndarray], fps: int = 10) -> Path:

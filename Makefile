@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python benchmarks/faces.py --out benchmarks/results
 	$(BIN)/python benchmarks/detector_modes.py --out benchmarks/results
 	$(BIN)/python benchmarks/blazeface.py --out benchmarks/results
+	$(BIN)/python benchmarks/video.py --out benchmarks/results
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks examples

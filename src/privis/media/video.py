@@ -31,7 +31,7 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif")
 # Containers that hold H.264/H.265 as they are; anything else is written as MP4.
 _KEEP_CONTAINER = (".mp4", ".mov", ".mkv", ".m4v")
 CODECS = {"h264": "libx264", "h265": "libx265"}
-_QUEUE = 16  # frames in flight between threads: bounds memory
+_QUEUE = 4  # frames in flight between each pair of threads: bounds memory (a 1080p frame is 6 MB)
 
 
 @dataclass
@@ -143,7 +143,7 @@ def anonymize_video(
     os.close(fd)
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(_QUEUE)
-    to_write: queue.Queue = queue.Queue(_QUEUE * 4)
+    to_write: queue.Queue = queue.Queue(_QUEUE * 2)  # frames and (small) audio packets
     errors: list[BaseException] = []
     written = 0
     try:

@@ -1,0 +1,102 @@
+"""Peak memory of `privis anonymize` on long 1080p videos: it must stay flat with length.
+
+Makes synthetic 1080p30 clips of the given lengths (scikit-image's astronaut sliding over
+a textured background, so every frame holds a face), runs ``privis anonymize`` on each
+and samples the process's resident memory once a second from /proc. Reports the peak
+and the resident size at each quarter of the run; if memory grew with length, the
+longer clip would show it.
+
+Usage::
+
+    python benchmarks/video_memory.py [--seconds 60,600] [--json] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import emit, markdown_table
+from faces import PRIVIS
+
+
+def make_clip(path: Path, seconds: int, fps: int = 30) -> Path:
+    import av
+    from skimage import data
+
+    face = data.astronaut()
+    rng = np.random.default_rng(0)
+    background = rng.integers(60, 200, (1080, 1920, 3), dtype=np.uint8)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps, options={"crf": "28", "preset": "ultrafast"})
+        s.width, s.height, s.pix_fmt = 1920, 1080, "yuv420p"
+        for i in range(seconds * fps):
+            frame = background.copy()
+            x = (i * 7) % (1920 - 512)
+            y = 200 + int(150 * np.sin(i / 40))
+            frame[y : y + 512, x : x + 512] = face
+            for p in s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    return path
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def measure(src: Path, dst: Path) -> dict:
+    cmd = [*PRIVIS, "anonymize", str(src), "-o", str(dst), "--quiet", "--overwrite"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    samples = []
+    while proc.poll() is None:
+        samples.append(rss_mb(proc.pid))
+        time.sleep(1.0)
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(proc.stderr.read().decode()[-2000:])
+    samples = [s for s in samples if s > 0] or [0.0]
+    quarters = [samples[min(len(samples) - 1, int(q * len(samples)))] for q in (0.25, 0.5, 0.75)] + [samples[-1]]
+    return {"peak_mb": round(max(samples), 1), "quarters_mb": [round(q, 1) for q in quarters], "wall_s": round(wall, 1)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", default="60,600", help="clip lengths in seconds, comma-separated")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="privis-mem-") as tmp:
+        for seconds in (int(s) for s in args.seconds.split(",")):
+            src = make_clip(Path(tmp) / f"clip{seconds}.mp4", seconds)
+            r = measure(src, Path(tmp) / f"out{seconds}.mp4")
+            rows.append({"seconds": seconds, "frames": seconds * 30, **r})
+            print(rows[-1], file=sys.stderr)
+            src.unlink()
+    table = markdown_table(
+        ["clip (1080p30)", "frames", "peak RSS MB", "RSS at 25/50/75/100 % MB", "wall s"],
+        [
+            [f"{r['seconds']} s", r["frames"], r["peak_mb"], " / ".join(map(str, r["quarters_mb"])), r["wall_s"]]
+            for r in rows
+        ],
+    )
+    emit("video_memory", {"results": rows}, table, args.out, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

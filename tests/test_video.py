@@ -140,3 +140,36 @@ def test_corrupt_video_is_a_media_error(tmp_path):
     with pytest.raises(MediaError):
         privis.Anonymizer(detectors=[lambda f: Regions.empty()]).video(tmp_path / "bad.mp4", tmp_path / "o.mp4")
     assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    ("codec", "suffix", "pix_fmt"),
+    [
+        ("libx265", ".mp4", "yuv420p"),
+        ("libvpx-vp9", ".webm", "yuv420p"),
+        ("libsvtav1", ".mkv", "yuv420p"),
+        ("mjpeg", ".avi", "yuvj420p"),
+        ("gif", ".gif", "rgb8"),
+    ],
+)
+def test_decodes_common_codecs(tmp_path, astronaut, codec, suffix, pix_fmt):
+    """H.265, VP9, AV1, MJPEG and GIF inputs come out as H.264 with every frame and its time."""
+    src = tmp_path / f"in{suffix}"
+    small = np.ascontiguousarray(astronaut[::4, ::4])  # 128x128
+    with av.open(str(src), "w") as c:
+        s = c.add_stream(codec, rate=8)
+        s.width, s.height, s.pix_fmt = 128, 128, pix_fmt
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(np.roll(small, 2 * i, axis=1), format="rgb24")
+            for p in s.encode(frame.reformat(format=pix_fmt) if pix_fmt != "rgb24" else frame):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    dst = tmp_path / "out.mp4"
+    anon = privis.Anonymizer(detectors=[lambda f: Regions.empty()])
+    assert anon.video(src, dst) == 6
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        ta = [float(f.pts * f.time_base) for f in a.decode(video=0)]
+        tb = [float(f.pts * f.time_base) for f in b.decode(video=0)]
+        assert b.streams.video[0].codec_context.name == "h264"
+    assert tb == pytest.approx(ta)

@@ -86,6 +86,8 @@ def _session(path: str, threads: int) -> object:
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Memory patterns pre-plan one block per input shape (~0.3 GB more at 1080p) for no speed gain here.
+    opts.enable_mem_pattern = False
     return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 

@@ -4,11 +4,32 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get("PRIVIS_DATA", REPO.parent / "shared" / "data"))
+PRIVIS = [sys.executable, "-m", "privis.cli"]
+# How every comparison paints faces: solid magenta boxes, read back by colour.
+PAINT = ["--method", "fill", "--fill-color", "255,0,255", "--shape", "box"]
+
+
+def privis_anonymize(src: Path, dst: Path, *extra: str) -> list[str]:
+    """The `privis anonymize` command line the benchmarks time."""
+    return [*PRIVIS, "anonymize", str(src), "-o", str(dst), *PAINT, "--quiet", *extra]
+
+
+def recall_row(name: str, mode: str, summary: dict, ms_per_image: float) -> dict:
+    """One row of the detector tables from a `RecallReport.summary()`."""
+    return {
+        "set": name,
+        "mode": mode,
+        "recall": summary["recall"],
+        "recall_under_16px": summary["by_height"]["<16"]["recall"],
+        "false_share": summary["false_obfuscated_share"],
+        "ms_per_image": round(ms_per_image, 1),
+    }
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import DEFAULT_DATA, REPO, detector_table, emit
+from _common import DEFAULT_DATA, REPO, detector_table, emit, recall_row
 
 from privis.audit.detection_eval import RecallReport, load_box_labels
 from privis.obfuscate.fill import Fill
@@ -148,16 +148,7 @@ def main() -> int:
                     regions = Regions(np.array(boxes, np.float32).reshape(-1, 4), score=scores)
                     report.add(fill.mask(policy.apply(regions, h, w), h, w), truth)
                 s = report.summary()
-                rows.append(
-                    {
-                        "set": name,
-                        "mode": mode,
-                        "recall": s["recall"],
-                        "recall_under_16px": s["by_height"]["<16"]["recall"],
-                        "false_share": s["false_obfuscated_share"],
-                        "ms_per_image": round(res["ms_per_image"], 1),
-                    }
-                )
+                rows.append(recall_row(name, mode, s, res["ms_per_image"]))
                 print(rows[-1], file=sys.stderr)
     finally:
         os.unlink(fh.name)

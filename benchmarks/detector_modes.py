@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import DEFAULT_DATA, detector_table, emit
+from _common import DEFAULT_DATA, detector_table, emit, recall_row
 
 from privis.audit.detection_eval import RecallReport, load_box_labels
 from privis.media.image import read_image
@@ -48,16 +48,7 @@ def main() -> int:
                 spent += time.perf_counter() - t
                 report.add(anon.hidden_mask(regions, *rgb.shape[:2]), labels[n])
             s = report.summary()
-            rows.append(
-                {
-                    "set": name,
-                    "mode": mode,
-                    "recall": s["recall"],
-                    "recall_under_16px": s["by_height"]["<16"]["recall"],
-                    "false_share": s["false_obfuscated_share"],
-                    "ms_per_image": round(1000 * spent / len(frames), 1),
-                }
-            )
+            rows.append(recall_row(name, mode, s, 1000 * spent / len(frames)))
             print(rows[-1], file=sys.stderr)
     emit("detector_modes", {"results": rows}, detector_table(rows, "--small-faces"), args.out, args.json)
     return 0

@@ -26,11 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import DEFAULT_DATA, REPO, emit, markdown_table
+from _common import DEFAULT_DATA, PRIVIS, REPO, emit, markdown_table, privis_anonymize
 
 DEFACE_VENV = REPO / ".bench" / "deface-venv"
 SETS = ("faces_masks", "faces_dlib", "faces_wider")
-PRIVIS = [sys.executable, "-m", "privis.cli"]
 
 
 def ensure_deface() -> Path:
@@ -54,24 +53,7 @@ def timed(cmd: list[str], **kw) -> float:
 
 
 def run_privis(images: Path, out: Path) -> float:
-    return timed(
-        [
-            *PRIVIS,
-            "anonymize",
-            str(images),
-            "-o",
-            str(out),
-            "--method",
-            "fill",
-            "--fill-color",
-            "255,0,255",
-            "--shape",
-            "box",
-            "--format",
-            "png",
-            "--quiet",
-        ]
-    )
+    return timed(privis_anonymize(images, out, "--format", "png"))
 
 
 def run_deface(exe: Path, images: Path, out: Path, scratch: Path) -> float:

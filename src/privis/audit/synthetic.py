@@ -7,9 +7,28 @@ measure the video leak rate (DESIGN.md) where no labelled video exists.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
+
+# The photos the video leak rate is measured on (benchmarks/video.py, tests/eval): crowds
+# a detector sees, but not always, at a size a 480x270 camera shows them at 0.5-0.9x.
+CLIP_SIZE = (480, 270)
+
+
+def crowd_photos(labels: Mapping[str, Any], n: int) -> list[str]:
+    """The first `n` photo names (sorted) with 4-25 counted faces of median height 20-40 px.
+
+    `labels` maps names to ground truth with ``boxes`` and ``ignore`` (as `load_box_labels`).
+    """
+    picked = []
+    for name in sorted(labels):
+        g = labels[name]
+        heights = g.boxes[~g.ignore, 3] - g.boxes[~g.ignore, 1]
+        if 4 <= len(heights) <= 25 and 20 <= float(np.median(heights)) <= 40:
+            picked.append(name)
+    return picked[:n]
 
 
 def pan_zoom_clip(

@@ -100,9 +100,10 @@ class CenterFaceDetector(Detector):
 
     1. the whole frame, down-scaled to `max_side` if larger: every face;
     2. if that pass found a face under `small_face_px` (as the network saw it) or no
-       face at all: the frame at full resolution when step 1 down-scaled it, then at
-       each of `scales`; these passes keep only small faces and run in overlapping
-       tiles of `max_side` when the enlarged frame is bigger;
+       face at all (``small_faces='crowd'``: two under `crowd_face_px`): the frame
+       at full resolution when step 1 down-scaled it, then at each of `scales`; these
+       passes keep only small faces and run in overlapping tiles of `max_side` when
+       the enlarged frame is bigger;
     3. if faces under `tiny_face_px` were found: the area around them at `zoom_scale`.
 
     Passes whose enlarged frame would exceed `max_pixels` are shrunk to that budget.
@@ -113,14 +114,19 @@ class CenterFaceDetector(Detector):
     threshold : float, default 0.12
         Minimum heatmap score of a face centre. Lower finds more faces and more
         false positives; privis leans to recall.
-    small_faces : {'auto', 'always', 'never'}, default 'auto'
+    small_faces : {'auto', 'crowd', 'always', 'never'}, default 'auto'
         When to run steps 2-3: ``'auto'`` when step 1 finds a small face or none
-        (small faces come in crowds and wide shots), ``'always'`` (most thorough: also
-        a lone tiny face behind a large one), ``'never'`` (one pass, fastest).
+        (small faces come in crowds and wide shots); ``'crowd'`` only when step 1
+        finds two faces under `crowd_face_px` (the video default: an empty scene or
+        a person at a few metres costs one pass); ``'always'`` (most thorough: also a
+        lone tiny face behind a large one); ``'never'`` (one pass, fastest).
     scales : sequence of float, default (2.0, 3.0)
         Enlargement factors of step 2, relative to the frame's own resolution.
     small_face_px : float, default 48
         Faces at least this tall, as step 1 saw them, are taken from step 1 only.
+    crowd_face_px : float, default 32
+        In ``'crowd'`` mode, two faces under this height (as step 1 saw them) set off
+        steps 2-3.
     zoom_scale : float or None, default 4.0
         Enlargement of step 3 (None: no zoom).
     tiny_face_px : float, default 16
@@ -147,7 +153,7 @@ class CenterFaceDetector(Detector):
     """
 
     labels = ("face",)
-    MODES = ("auto", "always", "never")
+    MODES = ("auto", "crowd", "always", "never")
 
     def __init__(
         self,
@@ -156,6 +162,7 @@ class CenterFaceDetector(Detector):
         small_faces: str = "auto",
         scales: tuple[float, ...] = (2.0, 3.0),
         small_face_px: float = 48.0,
+        crowd_face_px: float = 32.0,
         zoom_scale: float | None = 4.0,
         tiny_face_px: float = 16.0,
         max_side: int = 2048,
@@ -177,6 +184,7 @@ class CenterFaceDetector(Detector):
         self.small_faces = small_faces
         self.scales = scales
         self.small_face_px = float(small_face_px)
+        self.crowd_face_px = float(crowd_face_px)
         self.zoom_scale = float(zoom_scale) if zoom_scale else None
         self.tiny_face_px = float(tiny_face_px)
         self.max_side = int(max_side)
@@ -192,9 +200,8 @@ class CenterFaceDetector(Detector):
             return _no_faces()
         base = min(1.0, self.max_side / max(h, w))
         first = self._pass(frame, base)
-        small = first.height * base < self.small_face_px
         found = [first]
-        if self.small_faces == "always" or (self.small_faces == "auto" and (len(first) == 0 or bool(small.any()))):
+        if self._search_small(first.height * base):
             keep_below = self.small_face_px / base  # frame pixels
             done = base
             for s in ((1.0,) if base < 1.0 else ()) + self.scales:
@@ -210,6 +217,14 @@ class CenterFaceDetector(Detector):
         if len(found) > 1 and len(faces):
             faces = faces[nms(faces.xyxy, faces.score, self.nms_iou)]
         return faces if len(faces) else _no_faces()
+
+    def _search_small(self, heights: np.ndarray) -> bool:
+        """Whether steps 2-3 run, given the face heights step 1 saw (network pixels)."""
+        if self.small_faces == "auto":
+            return len(heights) == 0 or bool((heights < self.small_face_px).any())
+        if self.small_faces == "crowd":  # one small face is a person afar; two, a crowd
+            return int((heights < self.crowd_face_px).sum()) >= 2
+        return self.small_faces == "always"
 
     def _zoom(self, frame: np.ndarray, faces: Regions, keep_below: float | None = None) -> Regions:
         """Faces found by enlarging only the part of the frame that holds tiny faces.

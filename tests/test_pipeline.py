@@ -114,3 +114,35 @@ def test_video_frame_failure_is_blacked_out_and_logged(tmp_path, astronaut):
     with av.open(str(tmp_path / "out.mp4")) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert frames[1].max() < 20 and frames[0].mean() > 50
+
+
+def test_parallel_detection_keeps_order_and_results(astronaut):
+    """Two frames detected at once give what one at a time gives, in order; failures stay per frame."""
+    from fractions import Fraction
+
+    from privis.media.video import Frame
+
+    def shifting(frame):  # a box that moves with the frame's content, so order matters
+        if frame[0, 0, 0] == 7:
+            raise RuntimeError("bad frame")
+        x = float(frame[0, 0, 1])
+        return Regions([[x, 10, x + 20, 30]], score=[0.9])
+
+    frames = []
+    for i in range(9):
+        img = astronaut[:64, :64].copy()
+        img[0, 0] = (7 if i == 4 else 0, 5 * i, 0)
+        frames.append(Frame(img, i, i, Fraction(1, 9)))
+    outs = {}
+    for workers in (1, 2):
+        anon = privis.Anonymizer(method="fill", shape="box", detectors=[shifting], workers=workers, linger=0)
+        outs[workers] = [(f.index, px.copy()) for f, px in anon.frames(iter(frames), lookahead=0)]
+    assert [i for i, _ in outs[2]] == list(range(9))
+    for (_, a), (_, b) in zip(outs[1], outs[2], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert outs[2][4][1].max() == 0  # the failed frame is black
+
+
+def test_workers_must_be_positive():
+    with pytest.raises(PrivisError, match="workers"):
+        privis.Anonymizer(workers=0)

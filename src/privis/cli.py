@@ -271,6 +271,7 @@ def anonymize(
             linger=linger,
             lookahead=lookahead,
             detect_every=detect_every,
+            workers=defaults["workers"],
             **method_opts,
             **_detector_options(threshold, SmallFaces(chosen["small_faces"])),
         )
@@ -410,6 +411,7 @@ def stream(
         linger=linger,
         lookahead=0,
         detect_every=detect_every,
+        workers=VIDEO_DEFAULTS["workers"],
         **_method_options(method, shape, fill_color, cell, blur_strength, epsilon, dp_cell, dp_m),
         **_detector_options(threshold, SmallFaces(chosen["small_faces"])),
     )

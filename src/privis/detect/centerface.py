@@ -15,6 +15,7 @@ References
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.util
 import logging
@@ -217,6 +218,14 @@ class CenterFaceDetector(Detector):
         if len(found) > 1 and len(faces):
             faces = faces[nms(faces.xyxy, faces.score, self.nms_iou)]
         return faces if len(faces) else _no_faces()
+
+    def single_threaded(self) -> CenterFaceDetector:
+        if self.threads == 1:
+            return self
+        twin = copy.copy(self)
+        twin.threads = 1
+        twin._sess = _session(str(self.model_path), 1)
+        return twin
 
     def _search_small(self, heights: np.ndarray) -> bool:
         """Whether steps 2-3 run, given the face heights step 1 saw (network pixels)."""

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from privis.audit.reid import MethodSpec, parse_method, split, topk
+from privis.cli import _split_methods
+from privis.datasets import resolve_dataset
+from privis.errors import PrivisError
+
+
+def test_parse_method_maps_short_forms_to_obfuscate_params():
+    assert parse_method("clear") == MethodSpec("clear", "clear", {})
+    assert parse_method("pixelate:16").params == {"cell": 16}
+    assert parse_method("blur:0.3").params == {"strength": 0.3}
+    assert parse_method("dp-pixelate:eps=1,b=8,m=4").params == {"epsilon": 1.0, "cell": 8, "m": 4}
+    assert parse_method("dp-pixelate:0.1").params == {"epsilon": 0.1, "cell": 16, "m": 16}
+    with pytest.raises(PrivisError, match="unknown"):
+        parse_method("smudge")
+    with pytest.raises(PrivisError, match="number"):
+        parse_method("pixelate:cell=big")
+
+
+def test_cli_method_list_keeps_dp_options_together():
+    assert _split_methods("clear,dp-pixelate:eps=0.1,b=8,pixelate:16") == [
+        "clear",
+        "dp-pixelate:eps=0.1,b=8",
+        "pixelate:16",
+    ]
+
+
+def test_dp_method_is_what_obfuscate_makes():
+    import privis
+
+    img = np.random.default_rng(0).integers(0, 255, (112, 92), dtype=np.uint8)
+    spec = parse_method("dp-pixelate:eps=0.5")
+    ours = spec.apply(img, seed=3)
+    theirs = privis.obfuscate(img, "dp-pixelate", epsilon=0.5, cell=16, m=16, seed=3)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_split_is_per_person_and_disjoint():
+    labels = np.repeat(np.arange(4), 10)
+    train, test = split(labels, 5, np.random.default_rng(0))
+    assert not set(train) & set(test)
+    assert all((labels[train] == p).sum() == 5 for p in range(4))
+    with pytest.raises(PrivisError, match="more than"):
+        split(labels, 10, np.random.default_rng(0))
+
+
+def test_topk():
+    scores = np.array([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2]])
+    assert topk(scores, np.array([1, 2]), 1) == 0.5
+    assert topk(scores, np.array([1, 2]), 3) == 1.0
+
+
+def test_unknown_dataset_name_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRIVIS_DATA", str(tmp_path))
+    with pytest.raises(PrivisError, match="PRIVIS_DATA"):
+        resolve_dataset("att")
+    with pytest.raises(PrivisError, match="not a folder"):
+        resolve_dataset("nothing-like-this")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,7 +156,9 @@ def pca_svm_scores(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
     model = make_pipeline(
         StandardScaler(), PCA(n, whiten=True, random_state=seed), LinearSVC(C=0.1, random_state=seed, max_iter=5000)
     )
-    model.fit(flat, train_y)
+    with warnings.catch_warnings():  # a fully filled face has no variance to explain
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model.fit(flat, train_y)
     return model.decision_function(test_x.reshape(len(test_x), -1).astype(np.float32) / 255)
 
 

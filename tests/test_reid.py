@@ -58,3 +58,14 @@ def test_unknown_dataset_name_is_a_clear_error(tmp_path, monkeypatch):
         resolve_dataset("att")
     with pytest.raises(PrivisError, match="not a folder"):
         resolve_dataset("nothing-like-this")
+
+
+def test_audit_reid_is_reachable_as_python_dash_m(tmp_path):
+    """`python -m privis.cli` (how benchmarks call privis) must see every command."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "privis.cli", "audit", "reid", "--help"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

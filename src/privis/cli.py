@@ -543,10 +543,6 @@ def run() -> None:
     app()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    run()
-
-
 @audit_app.command("reid")
 @_guard
 def audit_reid(
@@ -608,3 +604,7 @@ def _split_methods(text: str) -> list[str]:
         elif piece:
             parts.append(piece)
     return parts
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

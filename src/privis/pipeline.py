@@ -206,7 +206,12 @@ class Anonymizer:
         if workers < 1:
             raise PrivisError(f"workers must be >= 1, got {workers}")
         self.workers = int(workers)
-        self._single = [d.single_threaded() if isinstance(d, Detector) else d for d in self.detectors]
+        # One-core twins for parallel frames; built only where used (each is another session).
+        self._single = (
+            [d.single_threaded() if isinstance(d, Detector) else d for d in self.detectors]
+            if self.workers > 1
+            else self.detectors
+        )
 
     def detect(self, frame: np.ndarray, *, _detectors: Sequence[DetectFn] | None = None) -> Regions:
         """Regions of every target in an RGB uint8 frame."""

@@ -103,8 +103,8 @@ class CenterFaceDetector(Detector):
     2. if that pass found a face under `small_face_px` (as the network saw it) or no
        face at all (``small_faces='crowd'``: two under `crowd_face_px`): the frame
        at full resolution when step 1 down-scaled it, then at each of `scales`; these
-       passes keep only small faces and run in overlapping tiles of `max_side` when
-       the enlarged frame is bigger;
+       passes keep only small faces and run in overlapping tiles when the enlarged
+       frame is larger than `max_side` or `max_run_pixels`;
     3. if faces under `tiny_face_px` were found: the area around them at `zoom_scale`.
 
     Passes whose enlarged frame would exceed `max_pixels` are shrunk to that budget.

@@ -69,3 +69,18 @@ def test_audit_reid_is_reachable_as_python_dash_m(tmp_path):
         [sys.executable, "-m", "privis.cli", "audit", "reid", "--help"], capture_output=True, text=True, cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_write_outputs_writes_tables_and_both_plots(tmp_path):
+    import csv
+
+    from privis.audit.reid import ReidRow, write_outputs
+
+    methods = ["clear", "pixelate:16", "dp-pixelate:eps=0.1", "dp-pixelate:eps=1"]
+    rows = [ReidRow(m, a, [0.5, 0.6], [0.9, 0.95], 0.025) for m in methods for a in ("cnn", "pca-svm")]
+    written = write_outputs(rows, tmp_path)
+    assert [p.name for p in written] == ["reid.csv", "reid.json", "reid_methods.png", "reid_epsilon.png"]
+    with (tmp_path / "reid.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 8 and table[0]["top1_mean"] == "0.55"
+    assert all(p.stat().st_size > 1000 for p in written[2:])

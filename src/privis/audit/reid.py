@@ -316,6 +316,18 @@ def write_outputs(rows: Sequence[ReidRow], out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    chance = summaries[0]["chance_top1"]
+
+    def save(fig, ax, name: str) -> None:  # what both plots share: chance line, axis, file
+        ax.axhline(chance, color="k", ls="--", lw=1, label="chance")
+        ax.set_ylabel("top-1 re-identification")
+        ax.set_ylim(0, 1)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=120)
+        plt.close(fig)
+        written.append(out / name)
+
     methods = list(dict.fromkeys(s["method"] for s in summaries))
     attackers = list(dict.fromkeys(s["attacker"] for s in summaries))
     by = {(s["method"], s["attacker"]): s for s in summaries}
@@ -325,31 +337,16 @@ def write_outputs(rows: Sequence[ReidRow], out: Path) -> list[Path]:
         xs = np.arange(len(methods)) + i * width
         means = [by[m, a]["top1_mean"] for m in methods]
         ax.bar(xs, means, width, yerr=[by[m, a]["top1_sd"] for m in methods], label=a)
-    ax.axhline(summaries[0]["chance_top1"], color="k", ls="--", lw=1, label="chance")
     ax.set_xticks(np.arange(len(methods)) + 0.4 - width / 2, methods, rotation=30, ha="right")
-    ax.set_ylabel("top-1 re-identification")
-    ax.set_ylim(0, 1)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "reid_methods.png", dpi=120)
-    plt.close(fig)
-    written.append(out / "reid_methods.png")
+    save(fig, ax, "reid_methods.png")
 
     dp = [s for s in summaries if s["method"].startswith("dp-pixelate")]
     if dp:
         fig, ax = plt.subplots(figsize=(5, 4))
         for a in attackers:
             eps = [(parse_method(s["method"]).params["epsilon"], s["top1_mean"]) for s in dp if s["attacker"] == a]
-            pts = sorted(eps)
-            ax.plot(*zip(*pts, strict=True), marker="o", label=a)
-        ax.axhline(summaries[0]["chance_top1"], color="k", ls="--", lw=1, label="chance")
+            ax.plot(*zip(*sorted(eps), strict=True), marker="o", label=a)
         ax.set_xscale("log")
         ax.set_xlabel("ε (DP-Pix)")
-        ax.set_ylabel("top-1 re-identification")
-        ax.set_ylim(0, 1)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / "reid_epsilon.png", dpi=120)
-        plt.close(fig)
-        written.append(out / "reid_epsilon.png")
+        save(fig, ax, "reid_epsilon.png")
     return written

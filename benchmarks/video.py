@@ -86,10 +86,10 @@ def main() -> int:
         tmp = Path(tmp)
         labels = load_box_labels(args.data / args.clip_set / "labels.csv")
         totals: dict[str, list[int]] = {}
+        size = tuple(int(v) for v in args.clip_size.lower().split("x"))
         for name in [] if args.skip_leak else crowd_photos(labels, args.clips):
             stem = Path(name).stem
             image = read_image(args.data / args.clip_set / name).rgb
-            size = tuple(int(v) for v in args.clip_size.lower().split("x"))
             clip = list(pan_zoom_clip(image, labels[name].boxes, frames=args.frames, size=size))
             src = write_video(tmp / f"{stem}.mp4", [f for f, _ in clip], fps=30)
             truth = [b for _, b in clip]

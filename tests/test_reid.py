@@ -84,3 +84,48 @@ def test_write_outputs_writes_tables_and_both_plots(tmp_path):
         table = list(csv.DictReader(f))
     assert len(table) == 8 and table[0]["top1_mean"] == "0.55"
     assert all(p.stat().st_size > 1000 for p in written[2:])
+
+
+def test_recognizer_scores_split_ties_and_need_a_sole_close_match():
+    from privis.audit.recognizer import score_distances
+
+    dist = np.array([[0.2, 0.7, 0.9], [0.5, 0.5, 0.5], [0.8, 0.65, 0.9]])
+    top1, top5, matched = score_distances(dist, np.array([0, 1, 1]))
+    assert top1 == pytest.approx((1 + 1 / 3 + 1) / 3)  # a face equally far from all three is chance
+    assert top5 == 1.0
+    assert matched == pytest.approx(1 / 3)  # row 3 is nearest but beyond dlib's 0.6
+
+
+def test_photo_set_needs_labels_with_identities_and_both_splits(tmp_path):
+    from privis.audit.recognizer import is_photo_set, load_photo_set
+
+    assert not is_photo_set(tmp_path)
+    with pytest.raises(PrivisError, match="no labels.csv"):
+        load_photo_set(tmp_path)
+    (tmp_path / "labels.csv").write_text("path,split,identities\na.jpg,train,ann\nb.jpg,train,bob\n")
+    assert is_photo_set(tmp_path)
+    with pytest.raises(PrivisError, match="train .gallery. and test"):
+        load_photo_set(tmp_path)
+    (tmp_path / "labels.csv").write_text("path,split,identities\na.jpg,train,ann\nb.jpg,test,ann;bob\n")
+    photos = load_photo_set(tmp_path)
+    assert photos[1].identities == ("ann", "bob") and photos[1].path == tmp_path / "b.jpg"
+
+
+def test_pretrained_recognizer_matches_a_face_to_itself_not_to_its_filled_copy():
+    pytest.importorskip("dlib")
+    import cv2
+    from skimage import data
+
+    import privis
+    from privis.audit.recognizer import FaceRecognizer
+
+    face = data.astronaut()[0:260, 130:330]  # her face, aligned enough for dlib's 5-point model
+    rec = FaceRecognizer()
+    box = np.array([[50, 58, 139, 178]])  # where privis's detector puts it
+    clear = rec.describe(face, box)
+    small = cv2.resize(face, (140, 182), interpolation=cv2.INTER_AREA)  # the same face at 70 %
+    resized = rec.describe(small, box * 0.7)
+    filled = rec.describe(privis.obfuscate(face, "fill"), box)
+    assert clear.shape == (1, 128)
+    assert 0 < np.linalg.norm(clear - resized) < 0.3
+    assert np.linalg.norm(clear - filled) > 0.6

@@ -31,7 +31,7 @@ app.add_typer(eval_app, name="eval")
 audit_app = typer.Typer(help="Measure what obfuscated images and trained models still leak.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
-REID_METHODS = "clear,blur,pixelate:8,pixelate:16,fill," + ",".join(
+REID_METHODS = "clear,blur,pixelate,pixelate:8,pixelate:16,fill," + ",".join(
     f"dp-pixelate:eps={e}" for e in ("0.1", "0.5", "1", "2", "5", "10")
 )
 
@@ -547,7 +547,12 @@ def run() -> None:
 @_guard
 def audit_reid(
     dataset: Annotated[
-        str, typer.Option("--dataset", help="Face folder (labels.csv or a folder per person), or 'att'.")
+        str,
+        typer.Option(
+            "--dataset",
+            help="Aligned faces (labels.csv or a folder per person), photos (labels.csv with identities),"
+            " or 'att', 'identity'.",
+        ),
     ],
     methods: Annotated[
         str,
@@ -555,9 +560,14 @@ def audit_reid(
             "--methods", help="Comma-separated: clear, blur[:strength], pixelate:CELL, fill, dp-pixelate:eps=E[,b=,m=]."
         ),
     ] = REID_METHODS,
-    attackers: Annotated[str, typer.Option("--attackers", help="cnn, pca-svm, naive (CNN trained on clear).")] = (
-        "cnn,pca-svm,naive"
-    ),
+    attackers: Annotated[
+        str | None,
+        typer.Option(
+            "--attackers",
+            help="cnn, pca-svm, naive (CNN trained on clear), dlib, dlib-obf (pretrained recognizer with clear or"
+            " obfuscated references). Default: cnn,pca-svm,naive for aligned faces, dlib,dlib-obf for photos.",
+        ),
+    ] = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Random train/test splits.")] = 3,
     n_train: Annotated[int, typer.Option("--train-per-person", min=1, help="Training images per person.")] = 5,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="CNN training epochs.")] = 40,
@@ -566,32 +576,48 @@ def audit_reid(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write reid.csv, reid.json and PNG plots here.")] = None,
 ) -> None:
     """Re-identification attack on obfuscated faces (McPherson et al. 2016 protocol)."""
+    from privis.audit.recognizer import audit_recognizer, is_photo_set, load_photo_set
     from privis.audit.reid import audit_reid as run_audit
     from privis.audit.reid import load_face_set, parse_method, write_outputs
     from privis.datasets import resolve_dataset
 
     specs = [parse_method(m) for m in _split_methods(methods)]
-    faces = load_face_set(resolve_dataset(dataset))
+    root = resolve_dataset(dataset)
+    photos = is_photo_set(root)
+    text = attackers or ("dlib,dlib-obf" if photos else "cnn,pca-svm,naive")
+    chosen = [a.strip() for a in text.split(",") if a.strip()]
 
     def say(line: str) -> None:
         if not as_json:
             typer.echo(line, err=True)
 
-    rows = run_audit(
-        faces, specs, attackers=[a.strip() for a in attackers.split(",") if a.strip()], repeats=repeats,
-        n_train=n_train, epochs=epochs, seed=seed, progress=say,
-    )  # fmt: skip
+    if photos:
+        photo_set = load_photo_set(root)
+        rows = audit_recognizer(photo_set, specs, attackers=chosen, repeats=repeats, seed=seed, progress=say)
+        people = len({who for p in photo_set for who in p.identities})
+    else:
+        faces = load_face_set(root)
+        rows = run_audit(
+            faces, specs, attackers=chosen, repeats=repeats, n_train=n_train, epochs=epochs, seed=seed, progress=say
+        )
+        people = faces.n_people
     summaries = [r.summary() for r in rows]
     if out_dir is not None:
         write_outputs(rows, out_dir)
     if as_json:
-        typer.echo(json.dumps({"dataset": str(dataset), "people": faces.n_people, "results": summaries}))
+        typer.echo(json.dumps({"dataset": str(dataset), "people": people, "results": summaries}))
         return
-    typer.echo(f"{'method':<22} {'attacker':<8} {'top-1':>14} {'top-5':>14}  chance {summaries[0]['chance_top1']}")
+    matched = "matched_mean" in summaries[0]
+    typer.echo(
+        f"{'method':<22} {'attacker':<8} {'top-1':>14} {'top-5':>14}"
+        + (f" {'matched':>8}" if matched else "")
+        + f"  chance {summaries[0]['chance_top1']}"
+        + (f", {summaries[0]['faces']} test faces" if "faces" in summaries[0] else "")
+    )
     for r in summaries:
         typer.echo(
             f"{r['method']:<22} {r['attacker']:<8} {r['top1_mean']:>7.3f} ± {r['top1_sd']:.3f}"
-            f" {r['top5_mean']:>7.3f} ± {r['top5_sd']:.3f}"
+            f" {r['top5_mean']:>7.3f} ± {r['top5_sd']:.3f}" + (f" {r['matched_mean']:>8.3f}" if matched else "")
         )
 
 

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 ALIASES = {"eps": "epsilon", "b": "cell"}
 # Fan (2018) audits DP-Pix on AT&T with b = m = 16; the audit uses the same unless told.
 DP_DEFAULTS = {"cell": 16, "m": 16}
-ATTACKERS = ("cnn", "pca-svm", "naive")
+ATTACKERS = ("cnn", "pca-svm", "naive", "dlib", "dlib-obf")
+# dlib: a pretrained recognizer with clear references; dlib-obf: its references obfuscated the same way.
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def parse_method(text: str) -> MethodSpec:
             number = float(value)
         except ValueError:
             raise PrivisError(f"{text!r}: {key} must be a number, got {value!r}") from None
-        params[key] = int(number) if key in ("cell", "m") else number
+        params[key] = int(number) if key in ("cell", "cells", "m") else number
     if name == "dp-pixelate":
         params = {**{"epsilon": params.pop("epsilon", 0.5)}, **DP_DEFAULTS, **params}
     if name != "clear":
@@ -238,8 +239,15 @@ class ReidRow:
     top1: list[float]
     top5: list[float]
     chance: float
+    faces: int | None = None  # test faces scored, where it is not the whole test split
+    matched: list[float] = field(default_factory=list)  # recognizer attacks: within its match threshold
 
     def summary(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.matched:
+            extra["matched_mean"] = round(float(np.mean(self.matched)), 4)
+        if self.faces is not None:
+            extra["faces"] = self.faces
         return {
             "method": self.method,
             "attacker": self.attacker,
@@ -249,6 +257,7 @@ class ReidRow:
             "top5_sd": round(float(np.std(self.top5)), 4),
             "chance_top1": round(self.chance, 4),
             "splits": len(self.top1),
+            **extra,
         }
 
 
@@ -256,7 +265,7 @@ def audit_reid(
     faces: FaceSet,
     methods: Sequence[MethodSpec],
     *,
-    attackers: Iterable[str] = ATTACKERS,
+    attackers: Iterable[str] = ATTACKERS[:3],
     repeats: int = 3,
     n_train: int = 5,
     epochs: int = 60,
@@ -275,7 +284,11 @@ def audit_reid(
         rng = np.random.default_rng(seed + r)
         train, test = split(faces.labels, n_train, rng)
         y_train, y_test = faces.labels[train], faces.labels[test]
-        naive = None
+        naive = recognizer = None
+        if {"dlib", "dlib-obf"} & set(attackers):
+            from privis.audit.recognizer import FaceRecognizer, aligned_face_scores
+
+            recognizer = FaceRecognizer()
         if "naive" in attackers:
             naive = CnnAttacker(faces.n_people, epochs=epochs, seed=seed + r).fit(faces.images[train], y_train)
         for m_i, method in enumerate(methods):
@@ -288,6 +301,9 @@ def audit_reid(
                     s = CnnAttacker(faces.n_people, epochs=epochs, seed=seed + r).fit(x_train, y_train).scores(x_test)
                 elif attacker == "pca-svm":
                     s = pca_svm_scores(x_train, y_train, x_test, seed + r)
+                elif attacker in ("dlib", "dlib-obf"):
+                    ref = faces.images[train] if attacker == "dlib" else x_train
+                    s = aligned_face_scores(recognizer, ref, y_train, x_test, faces.n_people)
                 else:
                     s = naive.scores(x_test)
                 row = rows[(method.label, attacker)]

@@ -161,3 +161,40 @@ def test_dp_pixelate_is_deterministic_under_a_seed():
     c = privis.obfuscate(img, "dp-pixelate", epsilon=0.5, cell=16, m=16, seed=12)
     np.testing.assert_array_equal(a, b)
     assert (a != c).mean() > 0.5
+
+
+def test_dp_pixelate_releases_a_track_once_and_accounts_for_it():
+    """A track's face is released once and reused: ε per track, not per frame."""
+    rng = np.random.default_rng(0)
+    dp = DPPixelate(epsilon=0.5, cell=8, m=4, seed=1, shape="box")
+    dp.start_video()
+    outs = []
+    for _ in range(20):
+        frame = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)  # new pixels every frame
+        outs.append(dp.apply(frame, mock_regions([[8, 8, 40, 40]], track_id=[3]))[8:40, 8:40])
+    assert all(np.array_equal(outs[0], o) for o in outs[1:])  # fresh noise would average away
+    assert dp.track_ledger() == {3: {"frames": 20, "releases": 1, "epsilon_spent": 0.5}}
+    # a larger box later in the track shows the same cells, stretched: no new release
+    bigger = dp.apply(np.zeros((64, 64, 3), np.uint8), mock_regions([[0, 0, 64, 64]], track_id=[3]))
+    np.testing.assert_array_equal(bigger[::2, ::2], outs[0])
+    # untracked regions (images) are released afresh each time
+    a, b = (dp.apply(np.zeros((32, 32, 3), np.uint8), mock_regions([[0, 0, 32, 32]])) for _ in range(2))
+    assert not np.array_equal(a, b)
+    dp.start_video()
+    assert dp.track_ledger() == {}
+
+
+def test_dp_pixelate_refresh_spends_per_release_within_the_track_budget():
+    frame = np.full((32, 32, 3), 100, np.uint8)
+    regions = mock_regions([[0, 0, 32, 32]], track_id=[1])
+    dp = DPPixelate(epsilon=0.5, cell=8, refresh=5, seed=0, shape="box")
+    for _ in range(20):
+        dp.apply(frame, regions)
+    assert dp.track_ledger()[1]["releases"] == 4 and dp.track_ledger()[1]["epsilon_spent"] == 2.0
+    capped = DPPixelate(epsilon=0.5, cell=8, refresh=5, track_budget=1.2, seed=0, shape="box")
+    for _ in range(20):
+        capped.apply(frame, regions)
+    assert capped.track_ledger()[1] == {"frames": 20, "releases": 2, "epsilon_spent": 1.0}
+    assert capped.params() == {"epsilon": 0.5, "cell": 8, "m": 16, "refresh": 5, "track_budget": 1.2}
+    with pytest.raises(PrivisError, match="at least epsilon"):
+        DPPixelate(epsilon=0.5, track_budget=0.1)

@@ -146,3 +146,24 @@ def test_parallel_detection_keeps_order_and_results(astronaut):
 def test_workers_must_be_positive():
     with pytest.raises(PrivisError, match="workers"):
         privis.Anonymizer(workers=0)
+
+
+def test_video_dp_pixelate_records_the_epsilon_each_track_spent(tmp_path, astronaut):
+    from privis.media.video import write_video
+
+    write_video(tmp_path / "in.mp4", [astronaut] * 6, fps=6)
+    buf = io.StringIO()
+    anon = privis.Anonymizer(
+        detectors=[lambda f: mock_regions([[100, 60, 300, 260]], label=["face"], score=[0.9])],
+        method="dp-pixelate",
+        epsilon=0.25,
+        refresh=4,
+        audit=AuditLog(buf),
+    )
+    anon.video(tmp_path / "in.mp4", tmp_path / "out.mp4")
+    events = [json.loads(line) for line in buf.getvalue().splitlines()]
+    budget = [e for e in events if e.get("event") == "track_budget"]
+    assert len(budget) == 1
+    assert budget[0]["frames"] == 6 and budget[0]["releases"] == 2 and budget[0]["epsilon_spent"] == 0.5
+    regions = [e for e in events if "event" not in e]
+    assert len(regions) == 6 and regions[0]["params"]["epsilon"] == 0.25

@@ -163,6 +163,8 @@ def _method_options(
     epsilon: float,
     dp_cell: int,
     dp_m: int,
+    dp_refresh: int = 0,
+    dp_track_budget: float | None = None,
 ) -> dict[str, Any]:
     """The obfuscator's options from the CLI's flat flags."""
     opts: dict[str, Any] = {"shape": shape.value}
@@ -173,7 +175,7 @@ def _method_options(
     elif method is Method.blur:
         opts["strength"] = blur_strength
     elif method is Method.dp_pixelate:
-        opts.update(epsilon=epsilon, cell=dp_cell, m=dp_m)
+        opts.update(epsilon=epsilon, cell=dp_cell, m=dp_m, refresh=dp_refresh, track_budget=dp_track_budget)
     return opts
 
 
@@ -186,6 +188,18 @@ BlurOpt = Annotated[float, typer.Option("--blur-strength", min=0.01, help="blur:
 EpsilonOpt = Annotated[float, typer.Option("--epsilon", min=1e-6, help="dp-pixelate: privacy budget ε.")]
 DpCellOpt = Annotated[int, typer.Option("--dp-cell", min=1, help="dp-pixelate: grid cell b in px.")]
 DpMOpt = Annotated[int, typer.Option("--dp-m", min=1, help="dp-pixelate: neighbouring images differ in m pixels.")]
+DpRefreshOpt = Annotated[
+    int,
+    typer.Option(
+        "--dp-refresh",
+        min=0,
+        help="dp-pixelate, video: frames between fresh releases of a tracked face; 0 (default) releases each"
+        " track once, so it spends ε however long it lasts.",
+    ),
+]
+DpBudgetOpt = Annotated[
+    float | None, typer.Option("--dp-track-budget", min=1e-6, help="dp-pixelate, video: most ε one track may spend.")
+]
 LingerOpt = Annotated[
     int, typer.Option("--linger", min=0, help="Video: keep hiding a face for N detector runs after it is lost.")
 ]
@@ -229,17 +243,14 @@ def anonymize(
     shape: ShapeOpt = Shape.ellipse,
     mask_scale: VideoMaskScaleOpt = None,
     mask_pad: VideoMaskPadOpt = None,
-    fill_color: Annotated[str, typer.Option("--fill-color", help="R,G,B for --method fill.")] = "0,0,0",
-    cell: Annotated[
-        int | None,
-        typer.Option("--cell", min=1, help="pixelate: fixed cell size in px (default: scales with the face)."),
-    ] = None,
-    blur_strength: Annotated[float, typer.Option("--blur-strength", min=0.01, help="blur: sigma / face size.")] = 0.2,
-    epsilon: Annotated[float, typer.Option("--epsilon", min=1e-6, help="dp-pixelate: privacy budget ε.")] = 0.5,
-    dp_cell: Annotated[int, typer.Option("--dp-cell", min=1, help="dp-pixelate: grid cell b in px.")] = 16,
-    dp_m: Annotated[
-        int, typer.Option("--dp-m", min=1, help="dp-pixelate: neighbouring images differ in m pixels.")
-    ] = 16,
+    fill_color: FillColorOpt = "0,0,0",
+    cell: CellOpt = None,
+    blur_strength: BlurOpt = 0.2,
+    epsilon: EpsilonOpt = 0.5,
+    dp_cell: DpCellOpt = 16,
+    dp_m: DpMOpt = 16,
+    dp_refresh: DpRefreshOpt = 0,
+    dp_track_budget: DpBudgetOpt = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output image format.")] = Format.same,
     audit: AuditOpt = None,
     detect_only: Annotated[bool, typer.Option("--detect-only", help="Only write the --audit log; no images.")] = False,
@@ -264,7 +275,9 @@ def anonymize(
 
     if detect_only and audit is None:
         raise PrivisError("--detect-only writes only the audit log: give --audit FILE")
-    method_opts = _method_options(method, shape, fill_color, cell, blur_strength, epsilon, dp_cell, dp_m)
+    method_opts = _method_options(
+        method, shape, fill_color, cell, blur_strength, epsilon, dp_cell, dp_m, dp_refresh, dp_track_budget
+    )
     jobs, problems = plan(inputs, out, fmt=fmt.value, detect_only=detect_only)
 
     def build(defaults: dict[str, Any]) -> Anonymizer:
@@ -382,6 +395,8 @@ def stream(
     epsilon: EpsilonOpt = 0.5,
     dp_cell: DpCellOpt = 16,
     dp_m: DpMOpt = 16,
+    dp_refresh: DpRefreshOpt = 0,
+    dp_track_budget: DpBudgetOpt = None,
     shape: ShapeOpt = Shape.ellipse,
     threshold: ThresholdOpt = 0.12,
     small_faces: Annotated[
@@ -418,7 +433,9 @@ def stream(
         lookahead=0,
         detect_every=detect_every,
         workers=VIDEO_DEFAULTS["workers"],
-        **_method_options(method, shape, fill_color, cell, blur_strength, epsilon, dp_cell, dp_m),
+        **_method_options(
+            method, shape, fill_color, cell, blur_strength, epsilon, dp_cell, dp_m, dp_refresh, dp_track_budget
+        ),
         **_detector_options(threshold, SmallFaces(chosen["small_faces"])),
     )
     anonymizer.audit = AuditLog(audit) if audit else None

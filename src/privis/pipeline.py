@@ -294,17 +294,28 @@ class Anonymizer:
         tracker = Tracker(linger=self.linger)
         pending: deque[_Pending] = deque()
         ahead = self.lookahead if lookahead is None else lookahead
-        for frame, found, failure in self._detections(frames):
-            tracked = tracker.update(found)
-            if ahead and len(tracked) and tracked.data["born"].any():
-                born = tracked[tracked.data["born"]]
-                for back, item in enumerate(reversed(pending), start=1):
-                    item.regions.append(born.expand(1 + tracker.growth * back))
-            pending.append(_Pending(frame, [tracked], failure))
-            if len(pending) > ahead:
+        self.obfuscator.start_video()
+        try:
+            for frame, found, failure in self._detections(frames):
+                tracked = tracker.update(found)
+                if ahead and len(tracked) and tracked.data["born"].any():
+                    born = tracked[tracked.data["born"]]
+                    for back, item in enumerate(reversed(pending), start=1):
+                        item.regions.append(born.expand(1 + tracker.growth * back))
+                pending.append(_Pending(frame, [tracked], failure))
+                if len(pending) > ahead:
+                    yield self._finish(pending.popleft(), name)
+            while pending:
                 yield self._finish(pending.popleft(), name)
-        while pending:
-            yield self._finish(pending.popleft(), name)
+        finally:  # also when a stream is stopped: what each track cost goes on record
+            self._record_ledger(name)
+
+    def _record_ledger(self, name: str) -> None:
+        """One audit event per track the obfuscator accounted for (DP-Pix: ε spent)."""
+        if self.audit is None:
+            return
+        for track, spent in self.obfuscator.track_ledger().items():
+            self.audit.event(name, "track_budget", track=track, method=self.method, **spent)
 
     def _detections(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, Regions | None, Exception | None]]:
         """Each frame, in order, with its regions (None where the detector does not run)

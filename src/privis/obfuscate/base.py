@@ -59,10 +59,25 @@ class Obfuscator(ABC):
         """Settings worth recording in the audit log (e.g. DP parameters)."""
         return {}
 
-    def region_masks(
-        self, regions: Regions, height: int, width: int
-    ) -> Iterator[tuple[tuple[int, int, int, int], np.ndarray]]:
-        """Yield ``(bounds, mask)`` per region: pixel window and which of its pixels to replace."""
+    def render_tracked(self, frame: np.ndarray, bounds: tuple[int, int, int, int], track: int) -> np.ndarray:
+        """`render` for a region that belongs to video track `track` (same face across frames).
+
+        Obfuscators whose output must stay consistent along a track (DP-Pix spends its
+        budget per release) override this; the default treats each frame on its own.
+        """
+        return self.render(frame, bounds)
+
+    def start_video(self) -> None:
+        """Forget per-track state: a new video or stream begins (track ids start again)."""
+        return None  # obfuscators without per-track state have nothing to forget
+
+    def track_ledger(self) -> dict[int, dict[str, Any]]:
+        """Per track: what the obfuscator spent on it (e.g. DP-Pix's ε), for the audit log."""
+        return {}
+
+    def region_masks(self, regions: Regions, height: int, width: int, *, with_index: bool = False) -> Iterator[Any]:
+        """Yield ``(bounds, mask)`` per region: pixel window and which of its pixels to replace
+        (``(i, (bounds, mask))`` with `with_index`); regions outside the frame are skipped."""
         for i in range(len(regions)):
             box = regions.xyxy[i]
             x1, y1, x2, y2 = pixel_bounds(box, width, height)
@@ -74,7 +89,7 @@ class Obfuscator(ABC):
                 mask = ellipse_mask(box, x1, y1, x2, y2)
             else:
                 mask = np.ones((y2 - y1, x2 - x1), dtype=bool)
-            yield (x1, y1, x2, y2), mask
+            yield (i, ((x1, y1, x2, y2), mask)) if with_index else ((x1, y1, x2, y2), mask)
 
     def mask(self, regions: Regions, height: int, width: int) -> np.ndarray:
         """All pixels `apply` would replace, as an (H, W) bool image."""
@@ -88,9 +103,10 @@ class Obfuscator(ABC):
         image, squeeze = _as_hwc(frame)
         out = image.copy()
         h, w = image.shape[:2]
-        for bounds, m in self.region_masks(regions, h, w):
+        tracks = regions.track_id
+        for i, (bounds, m) in self.region_masks(regions, h, w, with_index=True):
             x1, y1, x2, y2 = bounds
-            patch = self.render(image, bounds)
+            patch = self.render(image, bounds) if tracks is None else self.render_tracked(image, bounds, int(tracks[i]))
             window = out[y1:y2, x1:x2]
             window[m] = _cast_like(patch[m], image.dtype)
         return out[..., 0] if squeeze else out

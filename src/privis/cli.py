@@ -19,6 +19,8 @@ import typer
 
 from privis import __version__
 from privis.errors import PrivisError
+from privis.obfuscate.blur import STRENGTH as BLUR_STRENGTH
+from privis.obfuscate.dp_pixelate import EPSILON as DP_EPSILON
 
 app = typer.Typer(
     help="privis: private computer vision. Find what identifies people and hide it, on the device.",
@@ -245,8 +247,8 @@ def anonymize(
     mask_pad: VideoMaskPadOpt = None,
     fill_color: FillColorOpt = "0,0,0",
     cell: CellOpt = None,
-    blur_strength: BlurOpt = 0.2,
-    epsilon: EpsilonOpt = 0.5,
+    blur_strength: BlurOpt = BLUR_STRENGTH,
+    epsilon: EpsilonOpt = DP_EPSILON,
     dp_cell: DpCellOpt = 16,
     dp_m: DpMOpt = 16,
     dp_refresh: DpRefreshOpt = 0,
@@ -391,8 +393,8 @@ def stream(
     method: MethodOpt = Method.blur,
     fill_color: FillColorOpt = "0,0,0",
     cell: CellOpt = None,
-    blur_strength: BlurOpt = 0.2,
-    epsilon: EpsilonOpt = 0.5,
+    blur_strength: BlurOpt = BLUR_STRENGTH,
+    epsilon: EpsilonOpt = DP_EPSILON,
     dp_cell: DpCellOpt = 16,
     dp_m: DpMOpt = 16,
     dp_refresh: DpRefreshOpt = 0,
@@ -628,13 +630,15 @@ def audit_reid(
     typer.echo(
         f"{'method':<22} {'attacker':<8} {'top-1':>14} {'top-5':>14}"
         + (f" {'matched':>8}" if matched else "")
-        + f"  chance {summaries[0]['chance_top1']}"
+        + f" {'SSIM':>6}  chance {summaries[0]['chance_top1']}"
         + (f", {summaries[0]['faces']} test faces" if "faces" in summaries[0] else "")
     )
     for r in summaries:
         typer.echo(
             f"{r['method']:<22} {r['attacker']:<8} {r['top1_mean']:>7.3f} ± {r['top1_sd']:.3f}"
-            f" {r['top5_mean']:>7.3f} ± {r['top5_sd']:.3f}" + (f" {r['matched_mean']:>8.3f}" if matched else "")
+            f" {r['top5_mean']:>7.3f} ± {r['top5_sd']:.3f}"
+            + (f" {r['matched_mean']:>8.3f}" if matched else "")
+            + f" {r['ssim']:>6.3f}"
         )
 
 

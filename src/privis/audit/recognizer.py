@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from privis.audit.reid import MethodSpec, ReidRow
+from privis.audit.reid import MethodSpec, ReidRow, mean_ssim
 from privis.errors import PrivisError
 
 log = logging.getLogger(__name__)
@@ -255,11 +255,15 @@ def audit_recognizer(
                     if len(idx):
                         hidden.setdefault(p.identities[0], []).append(describe(hide(rgb, reg, k), reg, idx)[0])
                 galleries["dlib-obf"] = {k: np.stack(v) for k, v in hidden.items()}
-            descriptors, truth = [], []
+            descriptors, truth, clear, hidden_rgb = [], [], [], []
             for k, f in enumerate(probes):
                 if len(f.keep):
-                    descriptors.append(describe(hide(f.rgb, f.regions, 1_000 + k), f.regions, f.keep))
+                    shown = hide(f.rgb, f.regions, 1_000 + k)
+                    descriptors.append(describe(shown, f.regions, f.keep))
                     truth.extend(f.truth)
+                    clear.append(f.rgb)
+                    hidden_rgb.append(shown)
+            quality = mean_ssim(clear, hidden_rgb)
             probe_desc = np.concatenate(descriptors)
             for attacker, g in galleries.items():
                 _, dist = _nearest(probe_desc, g)
@@ -269,6 +273,7 @@ def audit_recognizer(
                 row.top1.append(top1)
                 row.top5.append(top5)
                 row.matched.append(matched)
+                row.ssim.append(quality)
         if progress:
             progress(f"{method.label}: done")
     return list(rows.values())

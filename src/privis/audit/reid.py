@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from privis.errors import PrivisError
+from privis.obfuscate.dp_pixelate import EPSILON
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def parse_method(text: str) -> MethodSpec:
             raise PrivisError(f"{text!r}: {key} must be a number, got {value!r}") from None
         params[key] = int(number) if key in ("cell", "cells", "m") else number
     if name == "dp-pixelate":
-        params = {**{"epsilon": params.pop("epsilon", 0.5)}, **DP_DEFAULTS, **params}
+        params = {**{"epsilon": params.pop("epsilon", EPSILON)}, **DP_DEFAULTS, **params}
     if name != "clear":
         from privis.obfuscate import OBFUSCATORS
 
@@ -134,6 +135,19 @@ def split(labels: np.ndarray, n_train: int, rng: np.random.Generator) -> tuple[n
         train.extend(idx[:n_train])
         test.extend(idx[n_train:])
     return np.array(train), np.array(test)
+
+
+def mean_ssim(clear: Sequence[np.ndarray], hidden: Sequence[np.ndarray]) -> float:
+    """Mean structural similarity of obfuscated images to their clear originals (1 = unchanged):
+    what the obfuscation costs in utility."""
+    from skimage.metrics import structural_similarity
+
+    values = []
+    for a, b in zip(clear, hidden, strict=True):
+        if a.ndim == 3:
+            a, b = (np.asarray(x, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) for x in (a, b))
+        values.append(structural_similarity(a, b, data_range=255.0))
+    return float(np.mean(values))
 
 
 def topk(scores: np.ndarray, truth: np.ndarray, k: int) -> float:
@@ -241,6 +255,7 @@ class ReidRow:
     chance: float
     faces: int | None = None  # test faces scored, where it is not the whole test split
     matched: list[float] = field(default_factory=list)  # recognizer attacks: within its match threshold
+    ssim: list[float] = field(default_factory=list)  # utility: obfuscated test images against clear
 
     def summary(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -248,6 +263,8 @@ class ReidRow:
             extra["matched_mean"] = round(float(np.mean(self.matched)), 4)
         if self.faces is not None:
             extra["faces"] = self.faces
+        if self.ssim:
+            extra["ssim"] = round(float(np.mean(self.ssim)), 4)
         return {
             "method": self.method,
             "attacker": self.attacker,
@@ -296,6 +313,7 @@ def audit_reid(
             base = (seed + r) * 100_003 + m_i * 10_007  # distinct noise per split and method
             x_train = np.stack([method.apply(im, base + i) for i, im in enumerate(faces.images[train])])
             x_test = np.stack([method.apply(im, base + 5_000 + i) for i, im in enumerate(faces.images[test])])
+            quality = mean_ssim(faces.images[test], x_test)
             for attacker in attackers:
                 if attacker == "cnn":
                     s = CnnAttacker(faces.n_people, epochs=epochs, seed=seed + r).fit(x_train, y_train).scores(x_test)
@@ -309,6 +327,7 @@ def audit_reid(
                 row = rows[(method.label, attacker)]
                 row.top1.append(topk(s, y_test, 1))
                 row.top5.append(topk(s, y_test, 5))
+                row.ssim.append(quality)
             if progress:
                 progress(f"split {r + 1}/{repeats} {method.label}: {time.perf_counter() - t:.1f} s")
     return list(rows.values())

@@ -6,6 +6,10 @@ import numpy as np
 
 from privis.obfuscate.base import Obfuscator, check_positive, register_obfuscator
 
+# Re-identification audit (README): a CNN trained on blurred AT&T faces names 81 % of
+# them at 0.2, 38 % at 0.5 and 16 % at 1.0, while SSIM barely moves (0.31, 0.27, 0.27).
+STRENGTH = 1.0
+
 
 @register_obfuscator("blur")
 class Blur(Obfuscator):
@@ -17,8 +21,9 @@ class Blur(Obfuscator):
 
     Parameters
     ----------
-    strength : float, default 0.2
-        Sigma as a fraction of the region's longer side.
+    strength : float, default 1.0
+        Sigma as a fraction of the region's longer side. Weaker blurs keep more of the
+        face's look and are re-identified more often (see the README's audit).
     min_sigma : float, default 3.0
         Smallest sigma in pixels.
     shape : {'ellipse', 'box'}, default 'ellipse'
@@ -43,7 +48,7 @@ class Blur(Obfuscator):
     True
     """
 
-    def __init__(self, *, strength: float = 0.2, min_sigma: float = 3.0, shape: str = "ellipse") -> None:
+    def __init__(self, *, strength: float = STRENGTH, min_sigma: float = 3.0, shape: str = "ellipse") -> None:
         super().__init__(shape=shape)
         check_positive("strength", strength)
         check_positive("min_sigma", min_sigma)

@@ -16,6 +16,9 @@ from privis.obfuscate.base import (
     register_obfuscator,
 )
 
+# Fan's (2018) setting, and where the audit's CNN falls to chance on AT&T (b = m = 16).
+EPSILON = 0.1
+
 
 @register_obfuscator("dp-pixelate")
 class DPPixelate(Obfuscator):
@@ -29,8 +32,10 @@ class DPPixelate(Obfuscator):
 
     Parameters
     ----------
-    epsilon : float, default 0.5
-        Privacy budget ε per region; smaller is more private and noisier.
+    epsilon : float, default 0.1
+        Privacy budget ε per region (per track in video); smaller is more private and
+        noisier. At 0.1 a trained attacker names 3 % of AT&T faces (chance 2.5 %); at
+        0.5, 25 %.
     cell : int, default 16
         Grid cell size b in pixels (fixed, not scaled with the region: the guarantee is
         stated in pixels).
@@ -75,7 +80,7 @@ class DPPixelate(Obfuscator):
     def __init__(
         self,
         *,
-        epsilon: float = 0.5,
+        epsilon: float = EPSILON,
         cell: int = 16,
         m: int = 16,
         seed: int | None = None,

@@ -33,7 +33,7 @@ app.add_typer(eval_app, name="eval")
 audit_app = typer.Typer(help="Measure what obfuscated images and trained models still leak.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
-REID_METHODS = "clear,blur,pixelate,pixelate:8,pixelate:16,fill," + ",".join(
+REID_METHODS = "clear,blur:0.2,blur:0.5,blur,pixelate,pixelate:8,pixelate:16,fill," + ",".join(
     f"dp-pixelate:eps={e}" for e in ("0.1", "0.5", "1", "2", "5", "10")
 )
 

@@ -135,13 +135,14 @@ def main(
 ThresholdOpt = Annotated[
     float, typer.Option("--threshold", "-t", min=0.01, max=0.99, help="Detector score threshold; lower hides more.")
 ]
-SmallFacesOpt = Annotated[
-    SmallFaces,
-    typer.Option(
-        "--small-faces",
-        help="Up-scaled passes for faces under ~48 px: 'auto' (when the first pass finds small "
-        "or no faces), 'crowd' (when it finds two under 32 px), 'always' (most thorough), 'never' (fastest).",
-    ),
+_SMALL_FACES_HELP = (
+    "Up-scaled passes for faces under ~48 px: 'auto' (when the first pass finds small or no faces), 'crowd'"
+    " (when it finds two under 32 px), 'always' (most thorough), 'never' (fastest)."
+)
+SmallFacesOpt = Annotated[SmallFaces, typer.Option("--small-faces", help=_SMALL_FACES_HELP)]
+MediaSmallFacesOpt = Annotated[
+    SmallFaces | None,
+    typer.Option("--small-faces", help=_SMALL_FACES_HELP + " Default: auto for images, crowd for video (README)."),
 ]
 MaskScaleOpt = Annotated[float, typer.Option("--mask-scale", min=0.1, help="Grow each box by this factor.")]
 VideoMaskScaleOpt = Annotated[
@@ -233,15 +234,7 @@ def anonymize(
     method: MethodOpt = Method.blur,
     targets: Annotated[str, typer.Option("--targets", help="What to hide, comma-separated.")] = "face",
     threshold: ThresholdOpt = 0.12,
-    small_faces: Annotated[
-        SmallFaces | None,
-        typer.Option(
-            "--small-faces",
-            help="Up-scaled passes for faces under ~48 px: 'auto' (when the first pass finds small or no "
-            "faces), 'crowd' (when it finds two under 32 px), 'always', 'never'. Default: auto for images, "
-            "crowd for videos (see README).",
-        ),
-    ] = None,
+    small_faces: MediaSmallFacesOpt = None,
     shape: ShapeOpt = Shape.ellipse,
     mask_scale: VideoMaskScaleOpt = None,
     mask_pad: VideoMaskPadOpt = None,
@@ -401,14 +394,7 @@ def stream(
     dp_track_budget: DpBudgetOpt = None,
     shape: ShapeOpt = Shape.ellipse,
     threshold: ThresholdOpt = 0.12,
-    small_faces: Annotated[
-        SmallFaces | None,
-        typer.Option(
-            "--small-faces",
-            help="Up-scaled passes for faces under ~48 px: 'auto', 'crowd' (default: when the first pass "
-            "finds two under 32 px), 'always', 'never' (fastest).",
-        ),
-    ] = None,
+    small_faces: MediaSmallFacesOpt = None,
     mask_scale: VideoMaskScaleOpt = None,
     mask_pad: VideoMaskPadOpt = None,
     linger: LingerOpt = 10,

@@ -219,9 +219,13 @@ class Anonymizer:
             else self.detectors
         )
 
-    def detect(self, frame: np.ndarray, *, _detectors: Sequence[DetectFn] | None = None) -> Regions:
-        """Regions of every target in an RGB uint8 frame."""
-        found = [d(frame) for d in (_detectors or self.detectors)]
+    def detect(self, frame: np.ndarray, *, detectors: Sequence[DetectFn] | None = None) -> Regions:
+        """Regions of every target in an RGB uint8 frame.
+
+        `detectors` stand in for the anonymizer's own, e.g. one-core copies that let two
+        frames be detected at once.
+        """
+        found = [d(frame) for d in (detectors or self.detectors)]
         regions = Regions.merge(found) if len(found) > 1 else found[0]
         wanted = np.isin(regions.label.astype(str), self.targets) if len(regions) else np.zeros(0, bool)
         return regions[wanted]
@@ -272,13 +276,13 @@ class Anonymizer:
             )
 
     def detect_upright(
-        self, frame: np.ndarray, rotation: int = 0, *, _detectors: Sequence[DetectFn] | None = None
+        self, frame: np.ndarray, rotation: int = 0, *, detectors: Sequence[DetectFn] | None = None
     ) -> Regions:
         """Detect on `frame` shown upright (rotated `rotation` degrees CCW); boxes in stored coordinates."""
         k = (rotation // 90) % 4
         if not k:
-            return self.detect(frame, _detectors=_detectors)
-        regions = self.detect(np.ascontiguousarray(np.rot90(frame, k)), _detectors=_detectors)
+            return self.detect(frame, detectors=detectors)
+        regions = self.detect(np.ascontiguousarray(np.rot90(frame, k)), detectors=detectors)
         return regions._with_boxes(unrotate_boxes(regions.xyxy, k, *frame.shape[:2]))
 
     def frames(
@@ -324,7 +328,7 @@ class Anonymizer:
         def detect(frame: Frame, detectors: Sequence[DetectFn] | None = None) -> Regions | None:
             if frame.index % self.detect_every:
                 return None
-            return self.detect_upright(frame.rgb, frame.rotation, _detectors=detectors)
+            return self.detect_upright(frame.rgb, frame.rotation, detectors=detectors)
 
         def settle(frame: Frame, job: Callable[[], Regions | None]) -> tuple[Frame, Regions | None, Exception | None]:
             try:

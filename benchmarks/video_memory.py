@@ -46,7 +46,7 @@ def make_clip(path: Path, seconds: int, fps: int = 30) -> Path:
     return path
 
 
-def rss_mb(pid: int) -> float:
+def rss_mib(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -62,14 +62,18 @@ def measure(src: Path, dst: Path) -> dict:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     samples = []
     while proc.poll() is None:
-        samples.append(rss_mb(proc.pid))
+        samples.append(rss_mib(proc.pid))
         time.sleep(1.0)
     wall = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(proc.stderr.read().decode()[-2000:])
     samples = [s for s in samples if s > 0] or [0.0]
     quarters = [samples[min(len(samples) - 1, int(q * len(samples)))] for q in (0.25, 0.5, 0.75)] + [samples[-1]]
-    return {"peak_mb": round(max(samples), 1), "quarters_mb": [round(q, 1) for q in quarters], "wall_s": round(wall, 1)}
+    return {
+        "peak_mib": round(max(samples), 1),
+        "quarters_mib": [round(q, 1) for q in quarters],
+        "wall_s": round(wall, 1),
+    }
 
 
 def main() -> int:
@@ -87,9 +91,9 @@ def main() -> int:
             print(rows[-1], file=sys.stderr)
             src.unlink()
     table = markdown_table(
-        ["clip (1080p30)", "frames", "peak RSS MB", "RSS at 25/50/75/100 % MB", "wall s"],
+        ["clip (1080p30)", "frames", "peak RSS MiB", "RSS at 25/50/75/100 % MiB", "wall s"],
         [
-            [f"{r['seconds']} s", r["frames"], r["peak_mb"], " / ".join(map(str, r["quarters_mb"])), r["wall_s"]]
+            [f"{r['seconds']} s", r["frames"], r["peak_mib"], " / ".join(map(str, r["quarters_mib"])), r["wall_s"]]
             for r in rows
         ],
     )

@@ -357,7 +357,7 @@ def write_outputs(rows: Sequence[ReidRow], out: Path) -> list[Path]:
         ax.axhline(chance, color="k", ls="--", lw=1, label="chance")
         ax.set_ylabel("top-1 re-identification")
         ax.set_ylim(0, 1)
-        ax.legend()
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")  # outside: bars reach 1.0
         fig.tight_layout()
         fig.savefig(out / name, dpi=120)
         plt.close(fig)

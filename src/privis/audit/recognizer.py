@@ -10,10 +10,10 @@ hidden the same way (``dlib-obf``, an attacker who obfuscates his references too
 A probe face counts when the recognizer names the right person in the clear photo, so
 the audit measures what obfuscation takes away, not the recognizer's own misses.
 
-Examples
---------
->>> photos = load_photo_set("faces_identity")  # doctest: +SKIP
->>> rows = audit_recognizer(photos, [parse_method("clear"), parse_method("pixelate")])  # doctest: +SKIP
+Usage (needs a photo set and dlib)::
+
+    photos = load_photo_set(resolve_dataset("identity"))
+    rows = audit_recognizer(photos, [parse_method("clear"), parse_method("pixelate")])
 """
 
 from __future__ import annotations

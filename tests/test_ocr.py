@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from privis.errors import PrivisError
+from privis.text import Word, create_ocr, words_text
+
+
+def _page(lines, size=(900, 260)):
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=40)
+    boxes = {}
+    for i, line in enumerate(lines):
+        x, y = 30, 30 + 100 * i
+        draw.text((x, y), line, fill="black", font=font)
+        for word in line.split():
+            at = line.index(word)
+            left = x + draw.textlength(line[:at], font=font)
+            boxes[word] = (left, y, left + draw.textlength(word, font=font), y + 48)
+    return np.asarray(img), boxes
+
+
+@pytest.mark.parametrize("engine", ["tesseract", "rapidocr"])
+def test_engines_read_words_with_their_boxes(engine):
+    pytest.importorskip("pytesseract" if engine == "tesseract" else "rapidocr")
+    page, truth = _page(["Contact John Smith today", "Phone 555 0100"])
+    words = create_ocr(engine).read(page)
+    found = {w.text: w for w in words}
+    assert {"John", "Smith", "Phone"} <= set(found), words_text(words)
+    for name in ("John", "Smith"):
+        x1, y1, x2, y2 = found[name].box
+        tx1, ty1, tx2, ty2 = truth[name]
+        assert abs((x1 + x2) / 2 - (tx1 + tx2) / 2) < 25 and y1 < ty2 and y2 > ty1
+        assert 0 < found[name].score <= 1
+    assert found["John"].line == found["Smith"].line != found["Phone"].line
+
+
+def test_auto_reads_a_blank_page_as_nothing():
+    pytest.importorskip("pytesseract")
+    pytest.importorskip("rapidocr")
+    assert create_ocr("auto").read(np.full((200, 300, 3), 255, np.uint8)) == []
+
+
+def test_words_text_joins_lines():
+    words = [Word("a", (0, 0, 1, 1), 1, 0), Word("b", (2, 0, 3, 1), 1, 0), Word("c", (0, 2, 1, 3), 1, 1)]
+    assert words_text(words) == "a b\nc"
+
+
+def test_bad_input_and_unknown_engine_are_clear_errors():
+    with pytest.raises(PrivisError, match="unknown OCR engine 'easyocr'"):
+        create_ocr("easyocr")
+    pytest.importorskip("pytesseract")
+    with pytest.raises(PrivisError, match="RGB uint8"):
+        create_ocr("tesseract").read(np.zeros((10, 10), np.float32))
+
+
+def test_merged_words_are_split_with_proportional_boxes():
+    from privis.text.ocr import _split_spaces
+
+    quad = np.array([[0, 10], [100, 10], [100, 30], [0, 30]], float)
+    pieces = _split_spaces("ab cd", quad)
+    assert [p for p, _ in pieces] == ["ab", "cd"]
+    assert pieces[0][1] == (0.0, 10.0, 40.0, 30.0) and pieces[1][1] == (60.0, 10.0, 100.0, 30.0)

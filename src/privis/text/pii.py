@@ -1,0 +1,239 @@
+"""Personal data in text: recognizers for e-mail, phone, card, IBAN, IDs... and their place in an image.
+
+Each recognizer finds `Entity` spans (type, character offsets, score) in a string.
+Patterns alone over-match, so every identifier with a checksum is checked (Luhn for
+cards, mod-97 for IBANs, the check letter of a Spanish DNI, the 11-test of a Dutch BSN)
+and ID formats with reserved ranges reject them (US SSN area 000, 666, 9xx).
+`find_entities` runs them all, applies allow and deny lists and resolves overlaps;
+`entity_boxes` maps the spans back onto OCR word boxes, one box per line of an entity.
+
+Examples
+--------
+>>> [(e.type, e.value) for e in find_entities("mail jo@example.com, card 4111 1111 1111 1111")]
+[('EMAIL', 'jo@example.com'), ('CREDIT_CARD', '4111 1111 1111 1111')]
+>>> luhn_ok("4111111111111111"), luhn_ok("4111111111111112")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from privis.errors import PrivisError
+from privis.text.ocr import Word
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A span ``text[start:end]`` recognized as `type` with confidence `score`.
+
+    `value` is the matched text: it stays in memory and is never written to an audit log.
+    """
+
+    type: str
+    start: int
+    end: int
+    score: float
+    value: str
+
+
+Recognizer = Callable[[str], Iterable[Entity]]
+RECOGNIZERS: dict[str, Recognizer] = {}
+
+
+def recognizer(entity_type: str) -> Callable[[Recognizer], Recognizer]:
+    """Register a function ``text -> entities`` for `entity_type` (a decorator)."""
+
+    def add(fn: Recognizer) -> Recognizer:
+        RECOGNIZERS[entity_type] = fn
+        return fn
+
+    return add
+
+
+def _regex(entity_type: str, pattern: str, score: float, check: Callable[[str], bool] | None = None, flags: int = 0):
+    compiled = re.compile(pattern, flags)
+
+    def find(text: str) -> Iterable[Entity]:
+        for m in compiled.finditer(text):
+            if check is None or check(m.group(0)):
+                yield Entity(entity_type, m.start(), m.end(), score, m.group(0))
+
+    return recognizer(entity_type)(find)
+
+
+# --- checksums ---------------------------------------------------------------------------
+
+
+def _digits(s: str) -> str:
+    return "".join(c for c in s if c.isdigit())
+
+
+def luhn_ok(number: str) -> bool:
+    """The Luhn check of payment card numbers (13-19 digits)."""
+    digits = [int(c) for c in _digits(number)]
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = sum(digits[-1::-2]) + sum(sum(divmod(2 * d, 10)) for d in digits[-2::-2])
+    return total % 10 == 0
+
+
+def iban_ok(iban: str) -> bool:
+    """ISO 13616 mod-97 check of an IBAN (spaces allowed)."""
+    s = re.sub(r"\s", "", iban).upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", s):
+        return False
+    moved = s[4:] + s[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def us_ssn_ok(ssn: str) -> bool:
+    """A US SSN outside the never-issued ranges (area 000, 666, 900-999; group 00; serial 0000)."""
+    d = _digits(ssn)
+    area, group, serial = d[:3], d[3:5], d[5:]
+    return len(d) == 9 and area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+
+
+def es_dni_ok(dni: str) -> bool:
+    """Spanish DNI (8 digits + letter) or NIE (X/Y/Z + 7 digits + letter): the letter is the number mod 23."""
+    s = re.sub(r"[\s-]", "", dni).upper()
+    if s[0] in "XYZ":
+        s = str("XYZ".index(s[0])) + s[1:]
+    return len(s) == 9 and s[:8].isdigit() and "TRWAGMYFPDXBNJZSQVHLCKE"[int(s[:8]) % 23] == s[8]
+
+
+def nl_bsn_ok(bsn: str) -> bool:
+    """Dutch citizen service number (BSN): the 11-test."""
+    d = _digits(bsn)
+    if len(d) != 9 or d == "000000000":
+        return False
+    return sum(int(c) * w for c, w in zip(d, (9, 8, 7, 6, 5, 4, 3, 2, -1), strict=True)) % 11 == 0
+
+
+def _ip_ok(s: str) -> bool:
+    try:
+        ipaddress.ip_address(s)
+    except ValueError:
+        return False
+    return True
+
+
+# --- recognizers ---------------------------------------------------------------------------
+
+_regex("EMAIL", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b", 0.95)
+_regex("URL", r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)]", 0.85, flags=re.IGNORECASE)
+_regex("CREDIT_CARD", r"\b\d(?:[ -]?\d){12,18}\b", 0.95, luhn_ok)
+_regex("IBAN", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", 0.95, iban_ok)
+# Above PHONE's 0.9: phonenumbers takes 078-05-1120 for a phone number in some regions.
+_regex("US_SSN", r"\b\d{3}([- ])\d{2}\1\d{4}\b", 0.93, us_ssn_ok)
+_regex(
+    "UK_NINO",
+    r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
+    0.85,
+)
+_regex("ES_DNI", r"\b(?:\d{8}|[XYZ]\d{7})-?[A-Z]\b", 0.9, es_dni_ok)
+_regex("NL_BSN", r"\b\d{4}\.?\d{2}\.?\d{3}\b", 0.6, nl_bsn_ok)
+_regex("IP_ADDRESS", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", 0.8, _ip_ok)
+_regex(
+    "IP_ADDRESS_V6",
+    r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b|\b(?:[0-9A-Fa-f]{1,4}:){1,7}:[0-9A-Fa-f]{0,4}\b",
+    0.8,
+    _ip_ok,
+)
+_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_regex(
+    "DATE",
+    rf"\b(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}"
+    rf"|\d{{1,2}} {_MONTHS},? \d{{4}}|{_MONTHS} \d{{1,2}},? \d{{4}})\b",
+    0.6,
+    flags=re.IGNORECASE,
+)
+
+# Numbers with a +country prefix are found whatever the regions; national formats only for
+# these. Each added region's national format turns more ID and order numbers into "phones".
+PHONE_REGIONS = ("US", "GB")
+
+
+@recognizer("PHONE")
+def find_phones(text: str, regions: Sequence[str] = PHONE_REGIONS) -> Iterable[Entity]:
+    """Phone numbers valid in any of `regions` (international ones in any), via phonenumbers."""
+    try:
+        import phonenumbers
+    except ImportError:
+        raise PrivisError("phone numbers need the phonenumbers package: pip install 'privis[ocr]'") from None
+    seen: set[tuple[int, int]] = set()
+    for region in regions:
+        for m in phonenumbers.PhoneNumberMatcher(text, region):
+            if (m.start, m.end) not in seen:
+                seen.add((m.start, m.end))
+                yield Entity("PHONE", m.start, m.end, 0.9, m.raw_string)
+
+
+def find_entities(
+    text: str,
+    entities: Sequence[str] | None = None,
+    *,
+    allow: Iterable[str] = (),
+    deny: Iterable[str] = (),
+    min_score: float = 0.0,
+    phone_regions: Sequence[str] = PHONE_REGIONS,
+) -> list[Entity]:
+    """Entities of the given types (default: all) in `text`, in order, overlaps resolved.
+
+    `allow` lists values never to report (e.g. the company's own phone number); `deny`
+    lists words or phrases always reported (as ``DENY``), e.g. a project's code names.
+    Where spans overlap, the higher score (then the longer span) wins. Phone numbers are
+    read as written in any of `phone_regions` (ISO country codes).
+    """
+    wanted = list(RECOGNIZERS) if entities is None else [e.upper() for e in entities]
+    unknown = [e for e in wanted if e not in RECOGNIZERS and e != "DENY"]
+    if unknown:
+        raise PrivisError(f"unknown entity type(s) {', '.join(unknown)}; known: {', '.join(sorted(RECOGNIZERS))}")
+
+    def run(name: str) -> Iterable[Entity]:
+        return find_phones(text, phone_regions) if name == "PHONE" else RECOGNIZERS[name](text)
+
+    found = [e for name in wanted if name in RECOGNIZERS for e in run(name) if e.score >= min_score]
+    for phrase in deny:
+        if phrase:
+            for m in re.finditer(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", text, re.IGNORECASE):
+                found.append(Entity("DENY", m.start(), m.end(), 1.0, m.group(0)))
+    allowed = {a.strip().lower() for a in allow}
+    found = [e for e in found if e.value.strip().lower() not in allowed]
+    kept: list[Entity] = []
+    for e in sorted(found, key=lambda e: (-e.score, -(e.end - e.start), e.start)):
+        if all(e.end <= k.start or e.start >= k.end for k in kept):
+            kept.append(e)
+    return sorted(kept, key=lambda e: e.start)
+
+
+def entity_boxes(words: Sequence[Word], entities: Sequence[Entity], text: str | None = None):
+    """Boxes to redact: per entity, the union of its words' boxes on each line it spans.
+
+    `text` must be ``words_text(words)`` (computed when omitted); entity offsets refer to it.
+    Returns ``(entity, (x1, y1, x2, y2))`` pairs, one per entity and line.
+    """
+    from privis.text.ocr import words_text
+
+    text = words_text(words) if text is None else text
+    spans, at = [], 0
+    for i, w in enumerate(words):
+        if i:
+            at += 1  # the space or newline words_text puts between words
+        spans.append((at, at + len(w.text)))
+        at += len(w.text)
+    if at != len(text):
+        raise PrivisError("entity_boxes: text is not words_text(words)")
+    out = []
+    for e in entities:
+        lines: dict[int, list[float]] = {}
+        for w, (s, t) in zip(words, spans, strict=True):
+            if s < e.end and t > e.start:
+                box = lines.setdefault(w.line, [*w.box])
+                box[0], box[1] = min(box[0], w.box[0]), min(box[1], w.box[1])
+                box[2], box[3] = max(box[2], w.box[2]), max(box[3], w.box[3])
+        out.extend((e, tuple(b)) for b in lines.values())
+    return out

@@ -1,0 +1,94 @@
+import pytest
+
+from privis.errors import PrivisError
+from privis.text import Word
+from privis.text.pii import entity_boxes, es_dni_ok, find_entities, iban_ok, luhn_ok, nl_bsn_ok, us_ssn_ok
+
+
+def _types(text, **kw):
+    return [(e.type, e.value) for e in find_entities(text, **kw)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("write to jane.doe@example.org.", ("EMAIL", "jane.doe@example.org")),
+        ("see https://cla.microsoft.com, then", ("URL", "https://cla.microsoft.com")),
+        ("call (212) 555-1234 now", ("PHONE", "(212) 555-1234")),
+        ("ring +44 20 7946 0958", ("PHONE", "+44 20 7946 0958")),
+        ("card 4111-1111-1111-1111 exp", ("CREDIT_CARD", "4111-1111-1111-1111")),
+        ("IBAN DE89 3704 0044 0532 0130 00.", ("IBAN", "DE89 3704 0044 0532 0130 00")),
+        ("SSN 078-05-1120", ("US_SSN", "078-05-1120")),
+        ("NINO AB 12 34 56 C", ("UK_NINO", "AB 12 34 56 C")),
+        ("DNI 12345678Z", ("ES_DNI", "12345678Z")),
+        ("BSN 111222333", ("NL_BSN", "111222333")),
+        ("host 192.168.1.20 up", ("IP_ADDRESS", "192.168.1.20")),
+        ("host 2001:db8::1 up", ("IP_ADDRESS_V6", "2001:db8::1")),
+        ("born 12 March 1985", ("DATE", "12 March 1985")),
+        ("born 1985-03-12", ("DATE", "1985-03-12")),
+    ],
+)
+def test_each_recognizer_finds_its_entity(text, expected):
+    assert _types(text) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "card 4111-1111-1111-1112",  # fails Luhn
+        "IBAN DE88 3704 0044 0532 0130 00",  # fails mod 97
+        "SSN 666-05-1120 or 078-00-1120",  # never-issued ranges
+        "DNI 12345678A",  # wrong check letter
+        "BSN 111222334",  # fails the 11-test
+        "version 999.1.2.3 and 300.1.1.1",  # not IP addresses
+        "The quick brown fox jumps over the lazy dog; order 42 shipped in 3 days.",
+    ],
+)
+def test_lookalikes_and_prose_are_not_entities(text):
+    assert _types(text) == []
+
+
+def test_checksums():
+    assert luhn_ok("4111 1111 1111 1111") and not luhn_ok("1234")
+    assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB82 WEST 1234 5698 7654 33")
+    assert us_ssn_ok("078-05-1120") and not us_ssn_ok("900-05-1120")
+    assert es_dni_ok("X1234567L") and not es_dni_ok("X1234567M")
+    assert nl_bsn_ok("111222333") and not nl_bsn_ok("000000000")
+
+
+def test_allow_deny_types_and_overlaps():
+    text = "Call 212-555-1234 or the desk at 212-555-0000 about Project Nimbus."
+    assert _types(text, allow=["212-555-0000"], entities=["phone"]) == [("PHONE", "212-555-1234")]
+    assert ("DENY", "Project Nimbus") in _types(text, deny=["project nimbus"])
+    with pytest.raises(PrivisError, match="unknown entity type"):
+        find_entities(text, ["PASSPORT_OF_MARS"])
+
+
+def test_entity_boxes_cover_words_one_box_per_line():
+    words = [
+        Word("Mail", (0, 0, 40, 10), 1, 0),
+        Word("jo@example.com,", (50, 0, 150, 10), 1, 0),
+        Word("IBAN", (0, 20, 40, 30), 1, 1),
+        Word("DE89", (50, 20, 90, 30), 1, 1),
+        Word("3704", (100, 20, 140, 30), 1, 1),
+        Word("0044", (150, 20, 190, 30), 1, 1),
+        Word("0532", (0, 40, 40, 50), 1, 2),
+        Word("0130", (50, 40, 90, 50), 1, 2),
+        Word("00", (100, 40, 120, 50), 1, 2),
+    ]
+    from privis.text import words_text
+
+    text = words_text(words)
+    entities = find_entities(text.replace("\n", " "))  # an IBAN broken over two lines
+    boxes = [(e.type, box) for e, box in entity_boxes(words, entities, text)]
+    assert boxes == [
+        ("EMAIL", (50, 0, 150, 10)),
+        ("IBAN", (50, 20, 190, 30)),
+        ("IBAN", (0, 40, 120, 50)),
+    ]
+
+
+def test_phone_regions_are_configurable():
+    text = "Tel. 0151 23456789"
+    assert _types(text) == []  # not a US or UK number
+    assert _types(text, phone_regions=["DE"]) == [("PHONE", "0151 23456789")]

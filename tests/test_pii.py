@@ -92,3 +92,29 @@ def test_phone_regions_are_configurable():
     text = "Tel. 0151 23456789"
     assert _types(text) == []  # not a US or UK number
     assert _types(text, phone_regions=["DE"]) == [("PHONE", "0151 23456789")]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("This project is created by David Johnson and welcomes", "David Johnson"),
+        ("Signed: Anna Maria Garcia-Lopez, 3 June", "Anna Maria Garcia-Lopez"),
+        ("Mary O'Brien called", "Mary O'Brien"),
+        ("as John F. Kennedy said", "John F. Kennedy"),
+        ("ask Dr. Watson first", "Dr. Watson"),
+        ("PATIENT: JOHN SMITH", "JOHN SMITH"),
+    ],
+)
+def test_person_names_are_one_entity(text, name):
+    assert _types(text, entities=["PERSON"]) == [("PERSON", name)]
+
+
+def test_ordinary_prose_has_no_personal_data():
+    prose = (
+        "The committee met on a quiet afternoon to review the budget for the coming year. "
+        "Members agreed that the library should extend its opening hours, and that the old "
+        "reading room needs new lighting before winter. A short discussion followed about "
+        "the garden, which suffered during the dry summer. Everyone thanked the volunteers "
+        "for their patience, and the meeting closed with a reminder to return borrowed books."
+    )
+    assert _types(prose) == []

@@ -17,10 +17,13 @@ Examples
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from privis.errors import PrivisError
 from privis.text.ocr import Word
@@ -170,6 +173,60 @@ def find_phones(text: str, regions: Sequence[str] = PHONE_REGIONS) -> Iterable[E
             if (m.start, m.end) not in seen:
                 seen.add((m.start, m.end))
                 yield Entity("PHONE", m.start, m.end, 0.9, m.raw_string)
+
+
+# --- person names ---------------------------------------------------------------------------
+
+_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?"
+_CAP = r"[A-Z][a-z]*(?:[-'][A-Z][a-z]+)+|[A-Z][a-z]+|[A-Z]{2,}"
+_NAME_RUN = re.compile(rf"\b(?:{_TITLE}\s+)?(?:{_CAP})(?:\s+(?:[A-Z]\.|{_CAP})){{0,3}}\b")
+
+
+@functools.cache
+def name_lists() -> tuple[frozenset[str], frozenset[str]]:
+    """First and last names (upper case) of the US census, from the ``names`` package."""
+    spec = importlib.util.find_spec("names")
+    if spec is None or not spec.submodule_search_locations:
+        raise PrivisError("person names need the names package: pip install 'privis[ocr]'")
+    root = Path(next(iter(spec.submodule_search_locations)))
+
+    def read(*files: str, min_share: float = 0.0) -> frozenset[str]:
+        rows = (line.split() for f in files for line in (root / f).read_text().splitlines() if line)
+        return frozenset(r[0] for r in rows if len(r[0]) >= 2 and float(r[1]) >= min_share)
+
+    # The rarest census first names include words ("In", "See", "An"): keep names borne by at
+    # least 2 in 100,000 people, and of three letters or more.
+    first = frozenset(n for n in read("dist.male.first", "dist.female.first", min_share=0.002) if len(n) >= 3)
+    return first, read("dist.all.last")
+
+
+def _surname(token: str, last: frozenset[str]) -> bool:
+    parts = token.upper().replace("'", "").split("-")  # Garcia-Lopez, O'Brien
+    return all(p in last for p in parts) or token.upper().replace("'", "") in last
+
+
+@recognizer("PERSON")
+def find_people(text: str) -> Iterable[Entity]:
+    """Person names: a census first name followed by a census surname (middle names and
+    initials allowed), or a title such as Dr or Mrs followed by capitalized words."""
+    first, last = name_lists()
+    for m in _NAME_RUN.finditer(text):
+        tokens = m.group(0).split()
+        titled = re.fullmatch(_TITLE, tokens[0]) is not None
+        if titled and len(tokens) > 1:
+            yield Entity("PERSON", m.start(), m.end(), 0.85, m.group(0))
+            continue
+        # the longest stretch that starts with a first name and ends with a surname
+        for i, tok in enumerate(tokens[:-1]):
+            if tok.upper() not in first:
+                continue
+            ends = [j for j in range(len(tokens) - 1, i, -1) if _surname(tokens[j], last)]
+            if ends:
+                start = m.start() + m.group(0).index(tok, sum(len(t) + 1 for t in tokens[:i]) - 1 if i else 0)
+                tail = tokens[ends[0]]
+                end = m.start() + m.group(0).rindex(tail) + len(tail)
+                yield Entity("PERSON", start, end, 0.8, text[start:end])
+                break
 
 
 def find_entities(

@@ -31,3 +31,20 @@ def astronaut() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()
+
+
+def text_page(lines: Sequence[str], size: tuple[int, int] = (900, 260), font_px: int = 40):
+    """A white page with `lines` of black text, and each word's box (x1, y1, x2, y2)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=font_px)
+    boxes: dict[str, tuple[float, float, float, float]] = {}
+    for i, line in enumerate(lines):
+        x, y = 30, 30 + int(font_px * 2.5) * i
+        draw.text((x, y), line, fill="black", font=font)
+        for word in line.split():
+            left = x + draw.textlength(line[: line.index(word)], font=font)
+            boxes[word] = (left, y, left + draw.textlength(word, font=font), y + font_px * 1.2)
+    return np.asarray(img), boxes

@@ -1,30 +1,15 @@
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 
 from privis.errors import PrivisError
 from privis.text import Word, create_ocr, words_text
-
-
-def _page(lines, size=(900, 260)):
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default(size=40)
-    boxes = {}
-    for i, line in enumerate(lines):
-        x, y = 30, 30 + 100 * i
-        draw.text((x, y), line, fill="black", font=font)
-        for word in line.split():
-            at = line.index(word)
-            left = x + draw.textlength(line[:at], font=font)
-            boxes[word] = (left, y, left + draw.textlength(word, font=font), y + 48)
-    return np.asarray(img), boxes
+from tests.conftest import text_page
 
 
 @pytest.mark.parametrize("engine", ["tesseract", "rapidocr"])
 def test_engines_read_words_with_their_boxes(engine):
     pytest.importorskip("pytesseract" if engine == "tesseract" else "rapidocr")
-    page, truth = _page(["Contact John Smith today", "Phone 555 0100"])
+    page, truth = text_page(["Contact John Smith today", "Phone 555 0100"])
     words = create_ocr(engine).read(page)
     found = {w.text: w for w in words}
     assert {"John", "Smith", "Phone"} <= set(found), words_text(words)

@@ -1,0 +1,46 @@
+"""Presidio's own image-redactor expectations (../shared/data/docs_presidio/resources)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from privis.media.image import read_image
+from privis.text.redact import TextRedactor
+
+pytest.importorskip("rapidocr")
+
+
+def _covered(found, box):
+    x, y, w, h = box
+    mask = np.zeros((y + h + 1, x + w + 1), bool)
+    for x1, y1, x2, y2 in found.xyxy.astype(int):
+        mask[y1:y2, x1:x2] = True
+    return mask[y : y + h, x : x + w].mean()
+
+
+@pytest.mark.parametrize("engine", ["tesseract", "rapidocr"])
+def test_ocr_test_png_loses_every_expected_entity(data_root, engine):
+    res = data_root / "docs_presidio" / "resources"
+    expected = json.loads((res / "ocr_test_expected_entities.json").read_text())["resources/ocr_test.png"]
+    _, found = TextRedactor(ocr=engine).redact(read_image(res / "ocr_test.png").rgb)
+    for e in expected:
+        box = (e["left"], e["top"], e["width"], e["height"])
+        assert _covered(found, box) >= 0.9, (e["entity_type"], box)
+    assert {"PERSON", "URL", "PHONE", "EMAIL"} <= set(found.label)
+
+
+def test_kwargs_and_bounding_box_images(data_root):
+    res = data_root / "docs_presidio" / "resources"
+    redactor = TextRedactor(ocr="tesseract")
+    _, found = redactor.redact(read_image(res / "kwargs_test.jpg").rgb)
+    assert sorted(found.label) == ["PERSON", "PHONE"]  # John Smith, 202-555-0121
+    _, found = redactor.redact(read_image(res / "ocr_bounding_box.png").rgb)
+    assert "PERSON" in set(found.label)
+
+
+def test_no_ocr_jpg_comes_out_unchanged(data_root):
+    rgb = read_image(data_root / "docs_presidio" / "resources" / "no_ocr.jpg").rgb
+    out, found = TextRedactor(ocr="auto").redact(rgb)
+    assert len(found) == 0
+    np.testing.assert_array_equal(out, rgb)

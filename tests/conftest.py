@@ -48,3 +48,10 @@ def text_page(lines: Sequence[str], size: tuple[int, int] = (900, 260), font_px:
             left = x + draw.textlength(line[: line.index(word)], font=font)
             boxes[word] = (left, y, left + draw.textlength(word, font=font), y + font_px * 1.2)
     return np.asarray(img), boxes
+
+
+def text_redactor(ocr: str, **options):
+    """What `privis redact-text` runs: text targets filled black, boxes as the detector pads them."""
+    from privis.pipeline import Anonymizer
+
+    return Anonymizer(targets="text", method="fill", shape="box", mask_scale=1.0, mask_pad=0, ocr=ocr, **options)

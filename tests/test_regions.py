@@ -71,3 +71,10 @@ def test_to_mask_shapes():
     ell = r.to_mask(20, 20, shape="ellipse")
     assert box.sum() == 100
     assert 60 < ell.sum() < 100 and not ell[0, 0] and ell[5, 5]
+
+
+def test_merge_fills_a_data_column_only_some_detectors_give():
+    faces = Regions(np.array([[0, 0, 10, 10]], float), label=["face"])
+    text = Regions(np.array([[20, 0, 40, 10]], float), label=["text"], data={"entity": np.array(["EMAIL"], object)})
+    merged = Regions.merge([faces, text])
+    assert merged.data["entity"].tolist() == [None, "EMAIL"]

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from privis.errors import PrivisError
-from privis.text.redact import TextRedactor
-from tests.conftest import text_page
+from tests.conftest import text_page, text_redactor
 
 pytest.importorskip("pytesseract")
 
@@ -22,8 +21,8 @@ SECRETS = ["Jessica", "Smith", "jessica.smith@example.com", "(212)", "555-1234",
 
 def test_every_personal_value_on_a_form_is_redacted():
     page, boxes = text_page(FORM, size=(1100, 760), font_px=34)
-    out, found = TextRedactor(ocr="tesseract").redact(page)
-    assert {"PERSON", "EMAIL", "PHONE", "IBAN", "CREDIT_CARD", "US_SSN", "DATE"} <= set(found.label)
+    out, found = text_redactor("tesseract").process(page)
+    assert {"PERSON", "EMAIL", "PHONE", "IBAN", "CREDIT_CARD", "US_SSN", "DATE"} <= set(found.data["entity"])
     for word in SECRETS:
         x1, y1, x2, y2 = (int(v) for v in boxes[word])
         inked = page[y1:y2, x1:x2].min(axis=2) < 128  # the word's ink
@@ -42,11 +41,11 @@ def test_a_page_of_prose_is_left_alone():
         ],
         size=(1000, 330),
     )
-    out, found = TextRedactor(ocr="tesseract").redact(page)
+    out, found = text_redactor("tesseract").process(page)
     assert len(found) == 0
     np.testing.assert_array_equal(out, page)
 
 
 def test_unknown_entity_types_fail_before_any_page():
     with pytest.raises(PrivisError, match="unknown entity type"):
-        TextRedactor(ocr="tesseract", entities=["EMAIL", "SHOE_SIZE"])
+        text_redactor("tesseract", entities=["EMAIL", "SHOE_SIZE"])

@@ -62,6 +62,8 @@ class AuditLog:
             if pts is not None:
                 rec["pts"] = round(pts, 6)
             rec["label"] = str(regions.label[i])
+            if regions.data.get("entity") is not None and regions.data["entity"][i] is not None:
+                rec["entity"] = str(regions.data["entity"][i])  # the type of text hidden, never the text
             rec["box"] = [round(float(v), 2) for v in regions.xyxy[i]]
             rec["score"] = None if regions.score is None else round(float(regions.score[i]), 4)
             if regions.track_id is not None:

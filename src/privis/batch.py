@@ -65,13 +65,14 @@ def plan(
     *,
     fmt: str = "same",
     detect_only: bool = False,
+    suffix: str = "_anonymized",
 ) -> tuple[list[Job], list[tuple[str, str]]]:
     """Jobs for `inputs` (files and folders, recursive) and the inputs that cannot run.
 
     Outputs: with `out`, a folder input's tree is mirrored under `out` (under
     ``out/<folder name>`` when several inputs are given); a single file input may name
     an output file directly. Without `out`, results go beside the input as
-    ``<name>_anonymized.<ext>`` or into ``<folder>_anonymized/``.
+    ``<name>_anonymized.<ext>`` or into ``<folder>_anonymized/`` (`suffix`).
     """
     jobs: list[Job] = []
     problems: list[tuple[str, str]] = []
@@ -89,7 +90,7 @@ def plan(
             base = (
                 (out_path / src.resolve().name if several else out_path)
                 if out_path
-                else src.parent / (src.resolve().name + "_anonymized")
+                else src.parent / (src.resolve().name + suffix)
             )
             for f in files:
                 rel = f.relative_to(src)
@@ -99,8 +100,8 @@ def plan(
             problems.append((str(src), f"not a supported image or video ({', '.join(IMAGE_SUFFIXES)}, .mp4...)"))
             continue
         if out_path is None:
-            suffix = video_output_suffix(src) if is_video_path(src) else src.suffix
-            dst = src.with_name(src.stem + "_anonymized" + suffix)
+            ext = video_output_suffix(src) if is_video_path(src) else src.suffix
+            dst = src.with_name(src.stem + suffix + ext)
         elif not several and (is_image_path(out_path) or is_video_path(out_path)) and not out_path.is_dir():
             dst = out_path
             jobs.append(Job(src, None if detect_only else dst, _kind(src), str(src)))

@@ -214,8 +214,39 @@ AuditOpt = Annotated[
 ]
 
 
-def _detector_options(threshold: float, small_faces: SmallFaces) -> dict[str, Any]:
-    return {"threshold": threshold, "small_faces": small_faces.value}
+class Ocr(str, Enum):
+    auto = "auto"
+    tesseract = "tesseract"
+    rapidocr = "rapidocr"
+
+
+OcrOpt = Annotated[
+    Ocr,
+    typer.Option("--ocr", help="Text: tesseract (documents), rapidocr (scene and rotated text), auto (both)."),
+]
+EntitiesOpt = Annotated[
+    str | None,
+    typer.Option("--entities", help="Text: entity types to hide, comma-separated (default: all; see README)."),
+]
+
+
+def _detector_options(
+    threshold: float,
+    small_faces: SmallFaces,
+    targets: str = "face",
+    ocr: Ocr = Ocr.auto,
+    entities: str | None = None,
+) -> dict[str, Any]:
+    """The detectors' options from the CLI's flags, for the targets that take them."""
+    wanted = {t.strip() for t in targets.split(",")}
+    opts: dict[str, Any] = {}
+    if "face" in wanted:
+        opts.update(threshold=threshold, small_faces=small_faces.value)
+    if "text" in wanted:
+        opts["ocr"] = ocr.value
+        if entities:
+            opts["entities"] = [e.strip() for e in entities.split(",") if e.strip()]
+    return opts
 
 
 def _chosen(defaults: dict[str, Any], **given: Any) -> dict[str, Any]:
@@ -232,7 +263,9 @@ def anonymize(
         typer.Option("-o", "--out", help="Output folder (or file, for one input). Default: beside the input."),
     ] = None,
     method: MethodOpt = Method.blur,
-    targets: Annotated[str, typer.Option("--targets", help="What to hide, comma-separated.")] = "face",
+    targets: Annotated[str, typer.Option("--targets", help="What to hide, comma-separated: face, text.")] = "face",
+    ocr: OcrOpt = Ocr.auto,
+    entities: EntitiesOpt = None,
     threshold: ThresholdOpt = 0.12,
     small_faces: MediaSmallFacesOpt = None,
     shape: ShapeOpt = Shape.ellipse,
@@ -287,7 +320,7 @@ def anonymize(
             detect_every=detect_every,
             workers=defaults["workers"],
             **method_opts,
-            **_detector_options(threshold, SmallFaces(chosen["small_faces"])),
+            **_detector_options(threshold, SmallFaces(chosen["small_faces"]), targets, ocr, entities),
         )
 
     anonymizer = build(IMAGE_DEFAULTS)
@@ -370,6 +403,84 @@ def _host_port(text: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise PrivisError(f"--serve must be HOST:PORT (e.g. 127.0.0.1:8080), got {text!r}")
     return host or "127.0.0.1", int(port)
+
+
+@app.command("redact-text")
+@_guard
+def redact_text(
+    inputs: Annotated[list[Path], typer.Argument(help="Images (and videos) with text; files and folders.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("-o", "--out", help="Output folder (or file, for one input). Default: beside the input."),
+    ] = None,
+    ocr: OcrOpt = Ocr.auto,
+    entities: EntitiesOpt = None,
+    allow: Annotated[
+        str | None, typer.Option("--allow", help="Values never to redact, comma-separated (e.g. your own number).")
+    ] = None,
+    deny: Annotated[
+        str | None, typer.Option("--deny", help="Words or phrases always redacted, comma-separated.")
+    ] = None,
+    fill: Annotated[str, typer.Option("--fill", help="R,G,B of the redaction boxes.")] = "0,0,0",
+    pad: Annotated[int, typer.Option("--pad", min=0, help="Pixels added around each box.")] = 2,
+    audit: AuditOpt = None,
+    report: Annotated[bool, typer.Option("--report", help="Print the redactions by entity type.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the counts on stdout.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Redact personal data written in images: names, e-mails, phones, cards, IBANs, IDs (OCR + recognizers)."""
+    from collections import Counter
+
+    from privis.auditlog import AuditLog
+    from privis.batch import plan, run
+    from privis.detect import create_detector
+    from privis.pipeline import Anonymizer
+
+    def listed(text: str | None) -> list[str]:
+        return [v.strip() for v in (text or "").split(",") if v.strip()]
+
+    detector = create_detector(
+        "text-pii",
+        ocr=ocr.value,
+        entities=listed(entities) or None,
+        allow=listed(allow),
+        deny=listed(deny),
+        text_pad=pad,
+    )
+    counts: Counter[str] = Counter()
+
+    def counting(frame):  # noqa: ANN001, ANN202 - a detector: frame -> Regions
+        found = detector(frame)
+        counts.update(str(e) for e in found.data.get("entity", ()))
+        return found
+
+    redactor = Anonymizer(
+        targets="text", method="fill", detectors=[counting], color=_parse_color(fill), shape="box",
+        mask_scale=1.0, mask_pad=0,
+    )  # fmt: skip
+    redactor.audit = AuditLog(audit) if audit else None
+    jobs, problems = plan(inputs, out, suffix="_redacted")
+    try:
+        result = _run_with_progress(run, redactor, jobs, overwrite, False, {"anonymizer": redactor}, quiet or as_json)
+    finally:
+        if redactor.audit is not None:
+            redactor.audit.close()
+    failed = problems + result.failed
+    for src, reason in failed:
+        typer.secho(f"privis: skipped {src}: {reason}", fg=typer.colors.YELLOW, err=True)
+    summary = {"files": result.done, "redactions": result.regions, "by_entity": dict(sorted(counts.items())),
+               "failed": [{"file": f, "reason": r} for f, r in failed]}  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        where = f" -> {out}" if out else ""
+        typer.echo(f"{result.done} file(s) done, {result.regions} redaction(s), {len(failed)} failed{where}", err=True)
+        if report:
+            for name, n in sorted(counts.items()):
+                typer.echo(f"{name:<16} {n}")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -146,6 +146,8 @@ class Regions:
         """Concatenate the regions of one frame from several detectors.
 
         Empty parts are dropped; the others must agree on which optional fields they have.
+        A `data` column that only some parts carry (e.g. the entity type of text) is None
+        in the others.
         """
         parts = [p for p in parts if len(p)]
         if not parts:
@@ -156,9 +158,10 @@ class Regions:
             has = {getattr(p, name) is None for p in parts}
             if len(has) > 1:
                 raise PrivisError(f"Regions.merge: field {name!r} is set in some parts and not in others")
-        keys = set(parts[0].data)
-        if any(set(p.data) != keys for p in parts):
-            raise PrivisError("Regions.merge: parts have different data keys")
+        keys = sorted({k for p in parts for k in p.data})
+
+        def column(p: Regions, k: str) -> np.ndarray:  # None where a detector has no such column
+            return p.data[k] if k in p.data else np.full(len(p), None, dtype=object)
 
         def cat(name: str) -> np.ndarray | None:
             cols = [getattr(p, name) for p in parts]
@@ -171,7 +174,7 @@ class Regions:
             mask=cat("mask"),
             track_id=cat("track_id"),
             source=cat("source"),
-            data={k: np.concatenate([p.data[k] for p in parts]) for k in keys},
+            data={k: np.concatenate([column(p, k) for p in parts]) for k in keys},
             meta=dict(parts[0].meta),
         )
 

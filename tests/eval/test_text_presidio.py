@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from privis.media.image import read_image
-from privis.text.redact import TextRedactor
+from tests.conftest import text_redactor
 
 pytest.importorskip("rapidocr")
 
@@ -23,24 +23,24 @@ def _covered(found, box):
 def test_ocr_test_png_loses_every_expected_entity(data_root, engine):
     res = data_root / "docs_presidio" / "resources"
     expected = json.loads((res / "ocr_test_expected_entities.json").read_text())["resources/ocr_test.png"]
-    _, found = TextRedactor(ocr=engine).redact(read_image(res / "ocr_test.png").rgb)
+    _, found = text_redactor(engine).process(read_image(res / "ocr_test.png").rgb)
     for e in expected:
         box = (e["left"], e["top"], e["width"], e["height"])
         assert _covered(found, box) >= 0.9, (e["entity_type"], box)
-    assert {"PERSON", "URL", "PHONE", "EMAIL"} <= set(found.label)
+    assert {"PERSON", "URL", "PHONE", "EMAIL"} <= set(found.data["entity"])
 
 
 def test_kwargs_and_bounding_box_images(data_root):
     res = data_root / "docs_presidio" / "resources"
-    redactor = TextRedactor(ocr="tesseract")
-    _, found = redactor.redact(read_image(res / "kwargs_test.jpg").rgb)
-    assert sorted(found.label) == ["PERSON", "PHONE"]  # John Smith, 202-555-0121
-    _, found = redactor.redact(read_image(res / "ocr_bounding_box.png").rgb)
-    assert "PERSON" in set(found.label)
+    redactor = text_redactor("tesseract")
+    _, found = redactor.process(read_image(res / "kwargs_test.jpg").rgb)
+    assert sorted(found.data["entity"]) == ["PERSON", "PHONE"]  # John Smith, 202-555-0121
+    _, found = redactor.process(read_image(res / "ocr_bounding_box.png").rgb)
+    assert "PERSON" in set(found.data["entity"])
 
 
 def test_no_ocr_jpg_comes_out_unchanged(data_root):
     rgb = read_image(data_root / "docs_presidio" / "resources" / "no_ocr.jpg").rgb
-    out, found = TextRedactor(ocr="auto").redact(rgb)
+    out, found = text_redactor("auto").process(rgb)
     assert len(found) == 0
     np.testing.assert_array_equal(out, rgb)

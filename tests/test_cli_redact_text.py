@@ -1,0 +1,38 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from privis.cli import app
+from tests.conftest import text_page
+
+pytest.importorskip("pytesseract")
+runner = CliRunner()
+
+
+def test_redact_text_folder_json_report_and_audit(tmp_path):
+    src = tmp_path / "scans"
+    src.mkdir()
+    page, _ = text_page(["Contact: jane.doe@example.org", "Card: 4111 1111 1111 1111"], size=(1000, 260))
+    Image.fromarray(page).save(src / "form.png")
+    (src / "broken.png").write_bytes(b"not a png")
+    audit = tmp_path / "audit.jsonl"
+    result = runner.invoke(app, ["redact-text", str(src), "--ocr", "tesseract", "--audit", str(audit), "--json"])
+    assert result.exit_code == 1  # the broken file is reported, the batch goes on
+    report = json.loads(result.stdout)
+    assert report["files"] == 1 and report["by_entity"] == {"CREDIT_CARD": 1, "EMAIL": 1}
+    assert report["failed"][0]["file"].endswith("broken.png")
+    out = np.asarray(Image.open(tmp_path / "scans_redacted" / "form.png"))
+    assert (out != page).any()
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    regions = [r for r in records if "entity" in r]
+    assert {r["entity"] for r in regions} == {"EMAIL", "CREDIT_CARD"}
+    assert "jane" not in audit.read_text()  # types and boxes, never the text
+
+
+def test_redact_text_unknown_entity_is_one_line():
+    result = runner.invoke(app, ["redact-text", "x.png", "--entities", "shoe_size"])
+    assert result.exit_code == 2
+    assert "unknown entity type(s) SHOE_SIZE" in result.output and "Traceback" not in result.output

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from privis.errors import MediaError, OutputExistsError, PrivisError
+from privis.media.dicom import is_dicom_path
 from privis.media.image import IMAGE_SUFFIXES, is_image_path, output_suffix, read_image, write_image
 from privis.media.video import is_video_path, video_output_suffix
 from privis.pipeline import Anonymizer
@@ -54,7 +55,7 @@ def _walk(folder: Path, skip: Path | None = None) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (Path(root) / d).resolve() != skip)
         for f in sorted(files):
             p = Path(root) / f
-            if not f.startswith(".") and (is_image_path(p) or is_video_path(p)):
+            if not f.startswith(".") and _supported(p):
                 found.append(p)
     return found
 
@@ -96,13 +97,13 @@ def plan(
                 rel = f.relative_to(src)
                 jobs.append(_job(f, base / rel, fmt, detect_only, str(f)))
             continue
-        if not (is_image_path(src) or is_video_path(src)):
-            problems.append((str(src), f"not a supported image or video ({', '.join(IMAGE_SUFFIXES)}, .mp4...)"))
+        if not _supported(src):
+            problems.append((str(src), f"not a supported file ({', '.join(IMAGE_SUFFIXES)}, .mp4..., .dcm)"))
             continue
         if out_path is None:
             ext = video_output_suffix(src) if is_video_path(src) else src.suffix
             dst = src.with_name(src.stem + suffix + ext)
-        elif not several and (is_image_path(out_path) or is_video_path(out_path)) and not out_path.is_dir():
+        elif not several and _supported(out_path) and not out_path.is_dir():
             dst = out_path
             jobs.append(Job(src, None if detect_only else dst, _kind(src), str(src)))
             continue
@@ -112,13 +113,18 @@ def plan(
     return jobs, problems
 
 
+def _supported(path: Path) -> bool:
+    return is_image_path(path) or is_video_path(path) or is_dicom_path(path)
+
+
 def _kind(path: Path) -> str:
-    return "video" if is_video_path(path) else "image"
+    return "video" if is_video_path(path) else "dicom" if is_dicom_path(path) else "image"
 
 
 def _job(src: Path, dst: Path, fmt: str, detect_only: bool, name: str) -> Job:
     kind = _kind(src)
-    dst = dst.with_suffix(output_suffix(src, fmt) if kind == "image" else video_output_suffix(src))
+    if kind != "dicom":
+        dst = dst.with_suffix(output_suffix(src, fmt) if kind == "image" else video_output_suffix(src))
     return Job(src, None if detect_only else dst, kind, name)
 
 
@@ -151,6 +157,19 @@ def run(
             runnable.append(job)
     images = [j for j in runnable if j.kind == "image"]
     videos = [j for j in runnable if j.kind == "video"]
+    for job in (j for j in runnable if j.kind == "dicom"):
+        try:
+            report.regions += anonymizer.dicom(
+                job.src, job.dst, overwrite=overwrite, keep_metadata=keep_metadata, name=job.name
+            )
+            report.done += 1
+            if job.dst is not None:
+                report.written.append(job.dst)
+        except Exception as exc:  # bad file or detector failure: skip it, never write it in clear
+            log.debug("failed on %s", job.src, exc_info=True)
+            report.failed.append((str(job.src), _reason(exc, job.src)))
+        if advance:
+            advance(job)
     with cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="privis-io") as pool:
         reads = _prefetch(pool, images)
         writes: list[tuple[Job, cf.Future]] = []

@@ -19,13 +19,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from privis.auditlog import AuditLog
 from privis.detect import DEFAULT_FOR_LABEL, DETECTORS, Detector, create_detector
-from privis.errors import PrivisError
+from privis.errors import OutputExistsError, PrivisError
 from privis.media.image import LoadedImage, from_array, read_image
 from privis.media.video import Frame
 from privis.obfuscate import OBFUSCATORS, Obfuscator, create_obfuscator
@@ -413,6 +414,42 @@ class Anonymizer:
             crf=crf,
             on_frame=on_frame,
         )
+
+    def dicom(
+        self,
+        src: str | os.PathLike[str],
+        dst: str | os.PathLike[str] | None,
+        *,
+        overwrite: bool = False,
+        keep_metadata: bool = False,
+        name: str | None = None,
+    ) -> int:
+        """Anonymize every frame of a DICOM file and blank its patient tags (unless
+        `keep_metadata`); returns the number of regions hidden. With `dst` None, only detect.
+
+        Frames are detected on an 8-bit view and hidden in the stored pixels, so depth
+        and photometry are kept. A frame whose detection fails fails the whole file.
+        """
+        from privis.media.dicom import read_dicom, scrub_patient_tags, write_dicom
+
+        label = name or str(src)
+        loaded = read_dicom(src)
+        if dst is not None and Path(dst).exists() and not overwrite:
+            raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
+        frames, hidden = [], 0
+        for i, (stored, view) in enumerate(zip(loaded.frames, loaded.rgb_frames(), strict=True)):
+            regions = self.detect(view)
+            self.record(regions, label, frame=i)
+            hidden += len(regions)
+            frames.append(self.hide(stored, regions))
+        if not keep_metadata:
+            blanked = scrub_patient_tags(loaded.dataset)
+            if self.audit is not None:
+                self.audit.event(label, "dicom_tags_blanked", tags=blanked)
+        if dst is not None:
+            write_dicom(dst, loaded, frames, overwrite=overwrite)
+        self.regions_hidden += hidden
+        return hidden
 
     def stream(
         self,

@@ -17,6 +17,7 @@ from pathlib import Path
 from privis.errors import MediaError, OutputExistsError, PrivisError
 from privis.media.dicom import is_dicom_path
 from privis.media.image import IMAGE_SUFFIXES, is_image_path, output_suffix, read_image, write_image
+from privis.media.pdf import is_pdf_path
 from privis.media.video import is_video_path, video_output_suffix
 from privis.pipeline import Anonymizer
 
@@ -98,7 +99,7 @@ def plan(
                 jobs.append(_job(f, base / rel, fmt, detect_only, str(f)))
             continue
         if not _supported(src):
-            problems.append((str(src), f"not a supported file ({', '.join(IMAGE_SUFFIXES)}, .mp4..., .dcm)"))
+            problems.append((str(src), f"not a supported file ({', '.join(IMAGE_SUFFIXES)}, .mp4..., .dcm, .pdf)"))
             continue
         if out_path is None:
             ext = video_output_suffix(src) if is_video_path(src) else src.suffix
@@ -114,16 +115,18 @@ def plan(
 
 
 def _supported(path: Path) -> bool:
-    return is_image_path(path) or is_video_path(path) or is_dicom_path(path)
+    return is_image_path(path) or is_video_path(path) or is_dicom_path(path) or is_pdf_path(path)
 
 
 def _kind(path: Path) -> str:
-    return "video" if is_video_path(path) else "dicom" if is_dicom_path(path) else "image"
+    if is_video_path(path):
+        return "video"
+    return "dicom" if is_dicom_path(path) else "pdf" if is_pdf_path(path) else "image"
 
 
 def _job(src: Path, dst: Path, fmt: str, detect_only: bool, name: str) -> Job:
     kind = _kind(src)
-    if kind != "dicom":
+    if kind in ("image", "video"):
         dst = dst.with_suffix(output_suffix(src, fmt) if kind == "image" else video_output_suffix(src))
     return Job(src, None if detect_only else dst, kind, name)
 
@@ -157,11 +160,14 @@ def run(
             runnable.append(job)
     images = [j for j in runnable if j.kind == "image"]
     videos = [j for j in runnable if j.kind == "video"]
-    for job in (j for j in runnable if j.kind == "dicom"):
+    for job in (j for j in runnable if j.kind in ("dicom", "pdf")):
         try:
-            report.regions += anonymizer.dicom(
-                job.src, job.dst, overwrite=overwrite, keep_metadata=keep_metadata, name=job.name
-            )
+            if job.kind == "dicom":
+                report.regions += anonymizer.dicom(
+                    job.src, job.dst, overwrite=overwrite, keep_metadata=keep_metadata, name=job.name
+                )
+            else:
+                report.regions += anonymizer.pdf(job.src, job.dst, overwrite=overwrite, name=job.name)
             report.done += 1
             if job.dst is not None:
                 report.written.append(job.dst)

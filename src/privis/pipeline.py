@@ -436,20 +436,46 @@ class Anonymizer:
         loaded = read_dicom(src)
         if dst is not None and Path(dst).exists() and not overwrite:
             raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
-        frames, hidden = [], 0
-        for i, (stored, view) in enumerate(zip(loaded.frames, loaded.rgb_frames(), strict=True)):
-            regions = self.detect(view)
-            self.record(regions, label, frame=i)
-            hidden += len(regions)
-            frames.append(self.hide(stored, regions))
+        frames, hidden = self._pages(zip(loaded.rgb_frames(), loaded.frames, strict=True), label)
         if not keep_metadata:
             blanked = scrub_patient_tags(loaded.dataset)
             if self.audit is not None:
                 self.audit.event(label, "dicom_tags_blanked", tags=blanked)
         if dst is not None:
             write_dicom(dst, loaded, frames, overwrite=overwrite)
-        self.regions_hidden += hidden
         return hidden
+
+    def pdf(
+        self,
+        src: str | os.PathLike[str],
+        dst: str | os.PathLike[str] | None,
+        *,
+        overwrite: bool = False,
+        dpi: int = 300,
+        name: str | None = None,
+    ) -> int:
+        """Anonymize every page of a PDF, rendered at `dpi`, into an image-only PDF (no text
+        layer, forms or metadata survive); returns the regions hidden. With `dst` None, only detect."""
+        from privis.media.pdf import read_pdf, write_pdf
+
+        if dst is not None and Path(dst).exists() and not overwrite:
+            raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
+        pages, hidden = self._pages(((p, p) for p in read_pdf(src, dpi=dpi)), name or str(src))
+        if dst is not None:
+            write_pdf(dst, pages, dpi=dpi, overwrite=overwrite)
+        return hidden
+
+    def _pages(self, pages: Iterable[tuple[np.ndarray, np.ndarray]], label: str) -> tuple[list[np.ndarray], int]:
+        """Each (view, stored) page detected on its RGB view and hidden in its stored pixels,
+        with its index in the audit log; and the regions hidden. Any failure fails the file."""
+        out, hidden = [], 0
+        for i, (view, stored) in enumerate(pages):
+            regions = self.detect(view)
+            self.record(regions, label, frame=i)
+            hidden += len(regions)
+            out.append(self.hide(stored, regions))
+        self.regions_hidden += hidden
+        return out, hidden
 
     def stream(
         self,

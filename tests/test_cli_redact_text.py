@@ -36,3 +36,20 @@ def test_redact_text_unknown_entity_is_one_line():
     result = runner.invoke(app, ["redact-text", "x.png", "--entities", "shoe_size"])
     assert result.exit_code == 2
     assert "unknown entity type(s) SHOE_SIZE" in result.output and "Traceback" not in result.output
+
+
+def test_text_out_links_documents_by_keyed_pseudonyms(tmp_path, monkeypatch):
+    for i, other in enumerate(["Card: 4111 1111 1111 1111", "Meeting at noon"]):
+        page, _ = text_page(["Contact: jane.doe@example.org", other], size=(1000, 260))
+        Image.fromarray(page).save(tmp_path / f"doc{i}.png")
+    inputs = [str(tmp_path / "doc0.png"), str(tmp_path / "doc1.png"), "-o", str(tmp_path / "out")]
+    text_out = tmp_path / "text.txt"
+    result = runner.invoke(app, ["redact-text", *inputs, "--ocr", "tesseract", "--text-out", str(text_out)])
+    assert result.exit_code == 2 and "secret key" in result.output  # no key, no pseudonyms
+    monkeypatch.setenv("PRIVIS_PSEUDONYM_KEY", "correct horse battery staple")
+    result = runner.invoke(app, ["redact-text", *inputs, "--ocr", "tesseract", "--text-out", str(text_out)])
+    assert result.exit_code == 0, result.output
+    text = text_out.read_text()
+    assert "jane" not in text and "4111" not in text and "Meeting at noon" in text
+    emails = [line.split("Contact: ")[1] for line in text.splitlines() if line.startswith("Contact:")]
+    assert len(emails) == 2 and emails[0] == emails[1] and emails[0].startswith("<EMAIL:")

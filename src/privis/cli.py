@@ -405,6 +405,22 @@ def _host_port(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def _pseudonym_key(key_file: Path | None) -> bytes:
+    """The --text-out key: from a file, or $PRIVIS_PSEUDONYM_KEY; never a default."""
+    import os
+
+    if key_file is not None:
+        try:
+            key = key_file.read_bytes().strip()
+        except OSError as exc:
+            raise PrivisError(f"{key_file}: cannot read the key ({exc.strerror})") from None
+    else:
+        key = os.environ.get("PRIVIS_PSEUDONYM_KEY", "").encode()
+    if len(key) < 16:
+        raise PrivisError("--text-out needs a secret key of at least 16 bytes: --key-file FILE or PRIVIS_PSEUDONYM_KEY")
+    return key
+
+
 @app.command("redact-text")
 @_guard
 def redact_text(
@@ -424,6 +440,14 @@ def redact_text(
     fill: Annotated[str, typer.Option("--fill", help="R,G,B of the redaction boxes.")] = "0,0,0",
     pad: Annotated[int, typer.Option("--pad", min=0, help="Pixels added around each box.")] = 2,
     audit: AuditOpt = None,
+    text_out: Annotated[
+        Path | None,
+        typer.Option("--text-out", help="Also write the recognized text, entities replaced by keyed pseudonyms."),
+    ] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option("--key-file", help="Secret key for --text-out pseudonyms (or $PRIVIS_PSEUDONYM_KEY)."),
+    ] = None,
     report: Annotated[bool, typer.Option("--report", help="Print the redactions by entity type.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the counts on stdout.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
@@ -440,6 +464,7 @@ def redact_text(
     def listed(text: str | None) -> list[str]:
         return [v.strip() for v in (text or "").split(",") if v.strip()]
 
+    key = _pseudonym_key(key_file) if text_out else None
     detector = create_detector(
         "text-pii",
         ocr=ocr.value,
@@ -447,6 +472,7 @@ def redact_text(
         allow=listed(allow),
         deny=listed(deny),
         text_pad=pad,
+        pseudonym_key=key,
     )
     counts: Counter[str] = Counter()
 
@@ -460,6 +486,10 @@ def redact_text(
         mask_scale=1.0, mask_pad=0,
     )  # fmt: skip
     redactor.audit = AuditLog(audit) if audit else None
+    if text_out:
+        from privis.text.transcript import TranscriptWriter
+
+        redactor.audit = TranscriptWriter(text_out, audit=redactor.audit, overwrite=overwrite)
     jobs, problems = plan(inputs, out, suffix="_redacted")
     try:
         result = _run_with_progress(run, redactor, jobs, overwrite, False, {"anonymizer": redactor}, quiet or as_json)

@@ -34,6 +34,9 @@ class TextPiiDetector(Detector):
         Entities scored below this are left.
     phone_regions : sequence of str, optional
         Countries whose national phone formats are recognized (default: US, GB).
+    pseudonym_key : bytes, optional
+        When given, ``regions.meta["transcript"]`` holds the recognized text with every
+        entity replaced by a keyed pseudonym (`privis.text.pii.pseudonym`).
     """
 
     labels = ("text",)
@@ -48,6 +51,7 @@ class TextPiiDetector(Detector):
         text_pad: int = 2,
         min_score: float = 0.0,
         phone_regions: Sequence[str] | None = None,
+        pseudonym_key: bytes | None = None,
     ) -> None:
         from privis.text.ocr import create_ocr
         from privis.text.pii import PHONE_REGIONS, find_entities
@@ -58,14 +62,15 @@ class TextPiiDetector(Detector):
         self.allow, self.deny = list(allow), list(deny)
         self.pad, self.min_score = int(text_pad), float(min_score)
         self.phone_regions = list(PHONE_REGIONS if phone_regions is None else phone_regions)
+        self.pseudonym_key = pseudonym_key
 
     def detect(self, frame: np.ndarray) -> Regions:
         from privis.text.ocr import words_text
-        from privis.text.pii import entity_boxes, find_entities
+        from privis.text.pii import entity_boxes, find_entities, pseudonymize
 
         words = self.ocr.read(frame)
         if not words:
-            return Regions.empty()
+            return self._with_transcript(Regions.empty(), "")
         text = words_text(words)
         # Offsets stay the same with newlines as spaces: entities may wrap onto the next line.
         found = find_entities(
@@ -77,13 +82,20 @@ class TextPiiDetector(Detector):
             phone_regions=self.phone_regions,
         )
         pairs = entity_boxes(words, found, text)
+        transcript = pseudonymize(text, found, self.pseudonym_key) if self.pseudonym_key else ""
         if not pairs:
-            return Regions.empty()
+            return self._with_transcript(Regions.empty(), transcript)
         h, w = frame.shape[:2]
         boxes = np.array([b for _, b in pairs], np.float32) + np.array([-1, -1, 1, 1], np.float32) * self.pad
-        return Regions(
+        regions = Regions(
             np.clip(boxes, 0, [w, h, w, h]),
             label=["text"] * len(pairs),
             score=[e.score for e, _ in pairs],
             data={"entity": np.array([e.type for e, _ in pairs], dtype=object)},
         )
+        return self._with_transcript(regions, transcript)
+
+    def _with_transcript(self, regions: Regions, transcript: str) -> Regions:
+        if self.pseudonym_key:
+            regions.meta["transcript"] = transcript
+        return regions

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
+from privis.audit.synthetic import text_page  # noqa: F401  (shared with the text tests)
 from privis.regions import Regions
 
 
@@ -33,25 +35,14 @@ def astronaut() -> np.ndarray:
     return data.astronaut()
 
 
-def text_page(lines: Sequence[str], size: tuple[int, int] = (900, 260), font_px: int = 40):
-    """A white page with `lines` of black text, and each word's box (x1, y1, x2, y2)."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default(size=font_px)
-    boxes: dict[str, tuple[float, float, float, float]] = {}
-    for i, line in enumerate(lines):
-        x, y = 30, 30 + int(font_px * 2.5) * i
-        draw.text((x, y), line, fill="black", font=font)
-        for word in line.split():
-            left = x + draw.textlength(line[: line.index(word)], font=font)
-            boxes[word] = (left, y, left + draw.textlength(word, font=font), y + font_px * 1.2)
-    return np.asarray(img), boxes
-
-
 def text_redactor(ocr: str, **options):
     """What `privis redact-text` runs: text targets filled black, boxes as the detector pads them."""
     from privis.pipeline import Anonymizer
 
     return Anonymizer(targets="text", method="fill", shape="box", mask_scale=1.0, mask_pad=0, ocr=ocr, **options)
+
+
+def skip_without_tesseract() -> None:
+    """Skip, saying why, where the tesseract program is missing (`make install` installs it)."""
+    if shutil.which("tesseract") is None:
+        pytest.skip("tesseract-ocr is not installed (make install installs it)", allow_module_level=True)

@@ -1,14 +1,13 @@
 import json
 
 import numpy as np
-import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from privis.cli import app
-from tests.conftest import text_page
+from tests.conftest import skip_without_tesseract, text_page
 
-pytest.importorskip("pytesseract")
+skip_without_tesseract()
 runner = CliRunner()
 
 

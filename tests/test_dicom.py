@@ -5,10 +5,10 @@ import pytest
 from typer.testing import CliRunner
 
 from privis.cli import app
-from tests.conftest import text_page
+from tests.conftest import skip_without_tesseract, text_page
 
 pydicom = pytest.importorskip("pydicom")
-pytest.importorskip("pytesseract")
+skip_without_tesseract()
 runner = CliRunner()
 
 

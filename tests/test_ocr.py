@@ -3,12 +3,15 @@ import pytest
 
 from privis.errors import PrivisError
 from privis.text import Word, create_ocr, words_text
-from tests.conftest import text_page
+from tests.conftest import skip_without_tesseract, text_page
 
 
 @pytest.mark.parametrize("engine", ["tesseract", "rapidocr"])
 def test_engines_read_words_with_their_boxes(engine):
-    pytest.importorskip("pytesseract" if engine == "tesseract" else "rapidocr")
+    if engine == "tesseract":
+        skip_without_tesseract()
+    else:
+        pytest.importorskip("rapidocr")
     page, truth = text_page(["Contact John Smith today", "Phone 555 0100"])
     words = create_ocr(engine).read(page)
     found = {w.text: w for w in words}
@@ -22,7 +25,7 @@ def test_engines_read_words_with_their_boxes(engine):
 
 
 def test_auto_reads_a_blank_page_as_nothing():
-    pytest.importorskip("pytesseract")
+    skip_without_tesseract()
     pytest.importorskip("rapidocr")
     assert create_ocr("auto").read(np.full((200, 300, 3), 255, np.uint8)) == []
 
@@ -35,7 +38,7 @@ def test_words_text_joins_lines():
 def test_bad_input_and_unknown_engine_are_clear_errors():
     with pytest.raises(PrivisError, match="unknown OCR engine 'easyocr'"):
         create_ocr("easyocr")
-    pytest.importorskip("pytesseract")
+    skip_without_tesseract()
     with pytest.raises(PrivisError, match="RGB uint8"):
         create_ocr("tesseract").read(np.zeros((10, 10), np.float32))
 

@@ -6,10 +6,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from privis.cli import app
-from tests.conftest import text_page
+from tests.conftest import skip_without_tesseract, text_page
 
 pdfium = pytest.importorskip("pypdfium2")
-pytest.importorskip("pytesseract")
+skip_without_tesseract()
 runner = CliRunner()
 
 

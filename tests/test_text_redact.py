@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from privis.errors import PrivisError
-from tests.conftest import text_page, text_redactor
+from tests.conftest import skip_without_tesseract, text_page, text_redactor
 
-pytest.importorskip("pytesseract")
+skip_without_tesseract()
 
 FORM = [
     "Name: Jessica Smith",

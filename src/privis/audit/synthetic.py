@@ -1,13 +1,14 @@
-"""Moving-camera clips made from a labelled photo, so that every frame's boxes are known.
+"""Test material whose ground truth is known by construction: clips and text pages.
 
-A virtual camera pans across the photo and zooms in; each frame is the crop resized to
-the output size, and the labelled boxes are mapped through the same transform. Used to
-measure the video leak rate (DESIGN.md) where no labelled video exists.
+Moving-camera clips: a virtual camera pans across a labelled photo and zooms in; each
+frame is the crop resized to the output size, and the labelled boxes are mapped through
+the same transform. Used to measure the video leak rate (DESIGN.md) where no labelled
+video exists. Text pages: lines rendered with Pillow's own font, with every word's box.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -76,3 +77,31 @@ def pan_zoom_clip(
         area = np.prod(np.clip(mapped[:, 2:] - mapped[:, :2], 1e-6, None), axis=1)
         inside = np.prod(np.clip(clipped[:, 2:] - clipped[:, :2], 0, None), axis=1) / area
         yield frame, clipped[inside >= min_inside]
+
+
+# An A4 page at 300 dpi, the size `benchmarks/text.py` times OCR on.
+A4_300DPI = (2480, 3508)
+
+
+def text_page(
+    lines: Sequence[str], size: tuple[int, int] = (900, 260), font_px: int = 40
+) -> tuple[np.ndarray, dict[str, tuple[float, float, float, float]]]:
+    """A white page (width, height) with `lines` of black text, and each word's box.
+
+    >>> page, boxes = text_page(["Hello world"])
+    >>> page.shape, sorted(boxes)
+    ((260, 900, 3), ['Hello', 'world'])
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=font_px)
+    boxes: dict[str, tuple[float, float, float, float]] = {}
+    for i, line in enumerate(lines):
+        x, y = 30, 30 + int(font_px * 2.5) * i
+        draw.text((x, y), line, fill="black", font=font)
+        for word in line.split():
+            left = x + draw.textlength(line[: line.index(word)], font=font)
+            boxes[word] = (left, y, left + draw.textlength(word, font=font), y + font_px * 1.2)
+    return np.asarray(img), boxes

@@ -597,6 +597,41 @@ def stream(
         )
 
 
+@eval_app.command("text")
+@_guard
+def eval_text(
+    data: Annotated[
+        str, typer.Option("--data", help="Presidio's test images (docs_presidio), or 'presidio'.")
+    ] = "presidio",
+    ocr: OcrOpt = Ocr.auto,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Also write the table and JSON here.")] = None,
+) -> None:
+    """Recall and precision of text redaction: Presidio's expectations and a rendered form."""
+    from privis.audit.text_eval import evaluate_text, form_case, presidio_cases
+    from privis.datasets import resolve_dataset
+    from privis.detect import create_detector
+
+    cases = [*presidio_cases(resolve_dataset(data)), form_case()]
+    report = {"ocr": ocr.value, **evaluate_text(cases, create_detector("text-pii", ocr=ocr.value))}
+    lines = [
+        f"recall {report['recall']}, precision {report['precision']}, "
+        f"negatives untouched: {report['untouched_negatives']} (ocr: {ocr.value})",
+        "",
+        "| case | labelled boxes | redaction boxes | recall | precision | missed |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in report["cases"]:
+        cells = [r["case"], r["labelled"], r["redacted_boxes"], r["recall"], r["precision"], ", ".join(r["missed"])]
+        lines.append("| " + " | ".join("-" if c in (None, "") else str(c) for c in cells) + " |")
+    table = "\n".join(lines)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "text_eval.md").write_text(table + "\n")
+        (out_dir / "text_eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    typer.echo(json.dumps(report) if as_json else table)
+
+
 @eval_app.command("faces")
 @_guard
 def eval_faces(

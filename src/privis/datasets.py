@@ -18,6 +18,7 @@ BUILTIN = {
     "wider": "faces_wider",
     "masks": "faces_masks",
     "plates": "plates_openalpr",
+    "presidio": "docs_presidio",
 }
 
 

@@ -44,3 +44,17 @@ def test_no_ocr_jpg_comes_out_unchanged(data_root):
     out, found = text_redactor("auto").process(rgb)
     assert len(found) == 0
     np.testing.assert_array_equal(out, rgb)
+
+
+def test_eval_text_reports_one_json_object(data_root):
+    from typer.testing import CliRunner
+
+    from privis.cli import app
+
+    result = CliRunner().invoke(
+        app, ["eval", "text", "--data", str(data_root / "docs_presidio"), "--ocr", "tesseract", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["recall"] == 1.0 and report["precision"] >= 0.9 and report["untouched_negatives"]
+    assert [c["case"] for c in report["cases"]] == ["ocr_test.png", "no_ocr.jpg", "rendered_form"]

@@ -52,3 +52,25 @@ def test_text_out_links_documents_by_keyed_pseudonyms(tmp_path, monkeypatch):
     assert "jane" not in text and "4111" not in text and "Meeting at noon" in text
     emails = [line.split("Contact: ")[1] for line in text.splitlines() if line.startswith("Contact:")]
     assert len(emails) == 2 and emails[0] == emails[1] and emails[0].startswith("<EMAIL:")
+
+
+def test_anonymize_targets_text_in_a_video(tmp_path):
+    import av
+
+    from privis.media.video import write_video
+
+    page, boxes = text_page(["Call (212) 555-1234 today"], size=(640, 160))
+    src = write_video(tmp_path / "sign.mp4", [page] * 4, fps=4)
+    out = tmp_path / "out.mp4"
+    args = [str(src), "-o", str(out), "--targets", "text", "--ocr", "tesseract", "--method", "fill", "--shape", "box"]
+    result = runner.invoke(app, ["anonymize", *args, "-q"])
+    assert result.exit_code == 0, result.output
+    x1, y1, x2, y2 = (int(v) for v in boxes["555-1234"])
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == 4
+    ink = page[y1:y2, x1:x2].min(axis=2) < 128
+    call = page[y1:y2, 30:99].min(axis=2) < 128
+    for f in frames:
+        assert f[y1:y2, x1:x2][ink].mean() < 40  # the number's ink is painted black in every frame
+        assert f[y1:y2, 30:99][call].mean() < 100 and f[y1:y2, 30:99][~call].mean() > 200  # "Call" is left as is

@@ -26,6 +26,11 @@ def _types(text, **kw):
         ("host 2001:db8::1 up", ("IP_ADDRESS_V6", "2001:db8::1")),
         ("born 12 March 1985", ("DATE", "12 March 1985")),
         ("born 1985-03-12", ("DATE", "1985-03-12")),
+        ("car AB12 CDE parked", ("LICENSE_PLATE", "AB12 CDE")),
+        ("plaque AB-123-CD", ("LICENSE_PLATE", "AB-123-CD")),
+        ("Kennzeichen B-AB 1234", ("LICENSE_PLATE", "B-AB 1234")),
+        ("kenteken 12-ABC-3", ("LICENSE_PLATE", "12-ABC-3")),
+        ("matricula 1234 BCD", ("LICENSE_PLATE", "1234 BCD")),
     ],
 )
 def test_each_recognizer_finds_its_entity(text, expected):
@@ -41,6 +46,7 @@ def test_each_recognizer_finds_its_entity(text, expected):
         "DNI 12345678A",  # wrong check letter
         "BSN 111222334",  # fails the 11-test
         "version 999.1.2.3 and 300.1.1.1",  # not IP addresses
+        "order 12-34-56, ISO 9001, COVID-19, A4 paper, RTX-4090",  # not dates or plates
         "The quick brown fox jumps over the lazy dog; order 42 shipped in 3 days.",
     ],
 )

@@ -167,3 +167,11 @@ def test_video_dp_pixelate_records_the_epsilon_each_track_spent(tmp_path, astron
     assert budget[0]["frames"] == 6 and budget[0]["releases"] == 2 and budget[0]["epsilon_spent"] == 0.5
     regions = [e for e in events if "event" not in e]
     assert len(regions) == 6 and regions[0]["params"]["epsilon"] == 0.25
+
+
+def test_policy_grows_faces_but_not_text_boxes():
+    from privis.pipeline import Policy
+
+    regions = Regions([[10, 10, 30, 30], [50, 10, 90, 20]], label=["face", "text"])
+    out = Policy(mask_scale=2.0, mask_pad=1.0).apply(regions, 200, 200)
+    assert out.xyxy.tolist() == [[-0.0, -0.0, 41.0, 41.0], [50.0, 10.0, 90.0, 20.0]]

@@ -52,11 +52,15 @@ class Policy:
         pixel or two, which matters most for the smallest faces.
     min_score : float, default 0.0
         Regions scoring below this are not hidden (detector thresholds already apply).
+    exact_labels : tuple of str, default ('text',)
+        Labels whose boxes are already the area to hide and get no margin: an OCR box
+        (padded by its detector) grown like a face would cover the words beside it.
     """
 
     mask_scale: float = 1.3
     mask_pad: float = 1.0
     min_score: float = 0.0
+    exact_labels: tuple[str, ...] = ("text",)
 
     def __post_init__(self) -> None:
         if not self.mask_scale > 0:
@@ -70,7 +74,11 @@ class Policy:
             regions = regions[regions.score >= self.min_score]
         if not len(regions):
             return regions
-        return regions.expand(self.mask_scale, pad=self.mask_pad).clip(width, height)
+        exact = np.isin(regions.label.astype(str), self.exact_labels) if self.exact_labels else None
+        if exact is None or not exact.any():
+            return regions.expand(self.mask_scale, pad=self.mask_pad).clip(width, height)
+        scale = np.where(exact, 1.0, self.mask_scale)
+        return regions.expand(scale, pad=np.where(exact, 0.0, self.mask_pad)).clip(width, height)
 
 
 # Margins and small-face mode where the caller sets nothing. Images: the `Policy` and

@@ -196,19 +196,21 @@ class Regions:
         out.xyxy = xyxy.astype(np.float32)
         return out
 
-    def expand(self, scale: float, *, pad: float = 0.0) -> Regions:
+    def expand(self, scale: float | np.ndarray, *, pad: float | np.ndarray = 0.0) -> Regions:
         """Grow (or shrink) each box around its centre by `scale` in width and height.
 
         `pad` then adds that many pixels on every side, so that tiny boxes,
-        whose position is least certain (a few px), still get a margin.
+        whose position is least certain (a few px), still get a margin. Either may be
+        one value per region.
         """
-        if scale <= 0:
+        scale, pad = np.asarray(scale, np.float32), np.asarray(pad, np.float32)
+        if (scale <= 0).any():
             raise PrivisError(f"expand scale must be > 0, got {scale}")
-        if pad < 0:
+        if (pad < 0).any():
             raise PrivisError(f"pad must be >= 0, got {pad}")
         c = (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
         half = (self.xyxy[:, 2:] - self.xyxy[:, :2]) / 2
-        half = half * scale + pad
+        half = half * (scale[:, None] if scale.ndim else scale) + (pad[:, None] if pad.ndim else pad)
         return self._with_boxes(np.concatenate([c - half, c + half], axis=1))
 
     def scale(self, sx: float, sy: float | None = None) -> Regions:

@@ -118,6 +118,21 @@ def nl_bsn_ok(bsn: str) -> bool:
     return sum(int(c) * w for c, w in zip(d, (9, 8, 7, 6, 5, 4, 3, 2, -1), strict=True)) % 11 == 0
 
 
+def date_ok(text: str) -> bool:
+    """Numeric dates must have a day of 1-31 and a month of 1-12 (either order); named months pass.
+
+    >>> date_ok("12/03/1985"), date_ok("1985-03-12"), date_ok("12-34-56")
+    (True, True, False)
+    """
+    parts = [int(p) for p in re.findall(r"\d+", text)]
+    if len(parts) != 3 or re.search(r"[A-Za-z]", text):
+        return True  # "12 March 1985": the month is a word
+    if parts[0] > 31:  # ISO: year-month-day
+        return 1 <= parts[1] <= 12 and 1 <= parts[2] <= 31
+    a, b = parts[0], parts[1]
+    return 1 <= a <= 31 and 1 <= b <= 31 and min(a, b) <= 12
+
+
 def _ip_ok(s: str) -> bool:
     try:
         ipaddress.ip_address(s)
@@ -154,8 +169,23 @@ _regex(
     rf"\b(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}"
     rf"|\d{{1,2}} {_MONTHS},? \d{{4}}|{_MONTHS} \d{{1,2}},? \d{{4}})\b",
     0.6,
+    lambda s: date_ok(s),
     flags=re.IGNORECASE,
 )
+
+# Licence plates as written on documents and in photos. Formats with fixed letter and digit
+# positions only, so that ordinary words and numbers do not match: UK (AB12 CDE), France
+# (AB-123-CD), Germany (B-AB 1234, M AB 123E), the Netherlands (12-ABC-3 and sidecodes
+# with three groups), Spain (1234 BCD), Italy (AB 123 CD).
+_PLATES = (
+    r"[A-Z]{2}\d{2} ?[A-Z]{3}",  # UK
+    r"[A-Z]{2}-\d{3}-[A-Z]{2}",  # FR
+    r"[A-ZÄÖÜ]{1,3}[- ][A-Z]{1,2} ?\d{1,4}[EH]?",  # DE
+    r"(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9]{1,3}-[A-Z0-9]{2,3}-[A-Z0-9]{1,2}",  # NL sidecodes
+    r"\d{4} ?[B-DF-HJ-NP-TV-Z]{3}",  # ES
+    r"[A-Z]{2} ?\d{3} ?[A-Z]{2}",  # IT
+)
+_regex("LICENSE_PLATE", r"\b(?:" + "|".join(_PLATES) + r")\b", 0.6)
 
 # Numbers with a +country prefix are found whatever the regions; national formats only for
 # these. Each added region's national format turns more ID and order numbers into "phones".

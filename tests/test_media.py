@@ -147,3 +147,25 @@ def test_huge_image_header_is_refused_before_decoding(tmp_path):
     path.write_bytes(png)
     with pytest.raises(MediaError, match="larger than privis accepts|more than privis accepts"):
         read_image(path)
+
+
+def test_an_untouched_upright_jpeg_keeps_its_pixels_and_loses_its_metadata(tmp_path):
+    """Where nothing is hidden, an upright JPEG is copied without metadata, not re-encoded."""
+    from typer.testing import CliRunner
+
+    from privis.cli import app
+    from privis.media.image import strip_jpeg_metadata
+
+    exif = _exif_with_gps()
+    exif[0x0112] = 1  # stored upright
+    rng = np.random.default_rng(0)
+    src = tmp_path / "plain.jpg"
+    Image.fromarray(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)).save(src, exif=exif, comment=b"secret")
+    out = tmp_path / "out.jpg"
+    result = CliRunner().invoke(app, ["anonymize", str(src), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(src)))
+    data = out.read_bytes()
+    assert b"CameraMaker" not in data and b"secret" not in data and b"Exif" not in data
+    with pytest.raises(MediaError, match="not a JPEG"):
+        strip_jpeg_metadata(b"\x89PNG....")

@@ -16,7 +16,14 @@ from pathlib import Path
 
 from privis.errors import MediaError, OutputExistsError, PrivisError
 from privis.media.dicom import is_dicom_path
-from privis.media.image import IMAGE_SUFFIXES, is_image_path, output_suffix, read_image, write_image
+from privis.media.image import (
+    IMAGE_SUFFIXES,
+    copy_jpeg_without_metadata,
+    is_image_path,
+    output_suffix,
+    read_image,
+    write_image,
+)
 from privis.media.pdf import is_pdf_path
 from privis.media.video import is_video_path, video_output_suffix
 from privis.pipeline import Anonymizer
@@ -114,6 +121,10 @@ def plan(
     return jobs, problems
 
 
+def _is_jpeg(path: Path) -> bool:
+    return path.suffix.lower() in (".jpg", ".jpeg")
+
+
 def _supported(path: Path) -> bool:
     return is_image_path(path) or is_video_path(path) or is_dicom_path(path) or is_pdf_path(path)
 
@@ -199,9 +210,12 @@ def run(
                     advance(job)
                 continue
             meta = loaded.metadata if keep_metadata else None
-            writes.append(
-                (job, pool.submit(write_image, job.dst, out, mode=loaded.mode, metadata=meta, overwrite=overwrite))
-            )
+            if not len(regions) and loaded.lossless_copy and not keep_metadata and _is_jpeg(job.dst):
+                # Nothing hidden: the same compressed pixels, without metadata, rather than a re-encode.
+                write = pool.submit(copy_jpeg_without_metadata, job.src, job.dst, overwrite=overwrite)
+            else:
+                write = pool.submit(write_image, job.dst, out, mode=loaded.mode, metadata=meta, overwrite=overwrite)
+            writes.append((job, write))
             writes = _drain(writes, report, advance, block=len(writes) > 4)
         _drain(writes, report, advance, block=True)
     options = dict(video_options or {})

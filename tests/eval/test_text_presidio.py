@@ -58,3 +58,16 @@ def test_eval_text_reports_one_json_object(data_root):
     report = json.loads(result.stdout)
     assert report["recall"] == 1.0 and report["precision"] >= 0.9 and report["untouched_negatives"]
     assert [c["case"] for c in report["cases"]] == ["ocr_test.png", "no_ocr.jpg", "rendered_form"]
+
+
+def test_no_ocr_jpg_written_by_redact_text_has_the_same_pixels(data_root, tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from privis.cli import app
+
+    src = data_root / "docs_presidio" / "resources" / "no_ocr.jpg"
+    out = tmp_path / "no_ocr.jpg"
+    result = CliRunner().invoke(app, ["redact-text", str(src), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(src)))

@@ -51,6 +51,9 @@ class LoadedImage:
     metadata : dict
         ``exif``, ``icc_profile``, ``xmp`` bytes from the source, used only with
         ``keep_metadata``.
+    lossless_copy : bool
+        The file is a JPEG stored upright, so where nothing is hidden it can be copied
+        with its metadata stripped instead of re-encoded (`copy_jpeg_without_metadata`).
     """
 
     pixels: np.ndarray
@@ -58,6 +61,7 @@ class LoadedImage:
     mode: str
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    lossless_copy: bool = False  # an upright JPEG file: with nothing hidden, copy it, do not re-encode
 
 
 def is_image_path(path: str | os.PathLike[str]) -> bool:
@@ -87,6 +91,7 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
                 if im.width * im.height > MAX_PIXELS:
                     raise MediaError(f"{p}: {im.width}x{im.height} pixels is more than privis accepts (179 MP)")
                 im.load()
+                source_format, orientation = im.format, im.getexif().get(0x0112, 1)
                 im = ImageOps.exif_transpose(im)  # upright pixels; the copy's EXIF has no orientation
                 metadata = _metadata(im)
     except MediaError:
@@ -100,7 +105,64 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
     loaded = from_pil(im)
     loaded.metadata = metadata
     loaded.path = p
+    # A JPEG stored upright can be passed on untouched when nothing in it is hidden.
+    loaded.lossless_copy = source_format == "JPEG" and orientation == 1
     return loaded
+
+
+def strip_jpeg_metadata(data: bytes) -> bytes:
+    """The JPEG `data` without EXIF, XMP, ICC, IPTC or comment segments; the compressed
+    pixels are copied as they are, so the image decodes to exactly the same values.
+
+    APP0 (JFIF) and Adobe's APP14, which says how to read the colours, are kept.
+    """
+    if data[:2] != b"\xff\xd8":
+        raise MediaError("not a JPEG stream")
+    out, i = [data[:2]], 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            raise MediaError("damaged JPEG header")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xDA:  # start of scan: the rest is image data
+            out.append(data[i:])
+            return b"".join(out)
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            out.append(data[i : i + 2])
+            i += 2
+            continue
+        end = i + 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        segment = data[i:end]
+        metadata = 0xE1 <= marker <= 0xEF or marker == 0xFE
+        if not metadata or (marker == 0xEE and segment[4:9] == b"Adobe"):
+            out.append(segment)
+        i = end
+    raise MediaError("JPEG stream ends before its image data")
+
+
+def copy_jpeg_without_metadata(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, overwrite: bool = False
+) -> Path:
+    """Copy a JPEG with its metadata stripped and its pixels untouched (atomically)."""
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and not overwrite:
+        raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
+    try:
+        data = strip_jpeg_metadata(src.read_bytes())
+    except MediaError as exc:
+        raise MediaError(f"{src}: {exc}") from None
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".privis-", suffix=dst.suffix, dir=dst.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dst
 
 
 def from_pil(im: Any) -> LoadedImage:

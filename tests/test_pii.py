@@ -31,6 +31,8 @@ def _types(text, **kw):
         ("Kennzeichen B-AB 1234", ("LICENSE_PLATE", "B-AB 1234")),
         ("kenteken 12-ABC-3", ("LICENSE_PLATE", "12-ABC-3")),
         ("matricula 1234 BCD", ("LICENSE_PLATE", "1234 BCD")),
+        ("she lives in New York.", ("LOCATION", "New York")),
+        ("flights from London daily", ("LOCATION", "London")),
     ],
 )
 def test_each_recognizer_finds_its_entity(text, expected):

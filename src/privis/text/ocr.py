@@ -158,6 +158,18 @@ class RapidOcr(OcrEngine):
         self._engine = RapidOCR(params=params)
         self.min_score = float(min_score)
 
+    def text_boxes(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where text is, without reading it: (N, 4) boxes (x1, y1, x2, y2) and (N,) scores
+        from PP-OCR's detector alone (a tenth of a second on a 720p frame)."""
+        rgb = _check_image(rgb)
+        result = self._engine(np.ascontiguousarray(rgb[..., ::-1]), use_det=True, use_cls=False, use_rec=False)
+        if result.boxes is None or not len(result.boxes):
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        quads = np.asarray(result.boxes, np.float32)
+        boxes = np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
+        scores = np.asarray(result.scores if result.scores is not None else np.ones(len(boxes)), np.float32)
+        return boxes, scores
+
     def read(self, rgb: np.ndarray) -> list[Word]:
         rgb = _check_image(rgb)
         # rapidocr takes OpenCV's BGR order for arrays.

@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+pytest.importorskip("rapidocr")
+
+
+def _street():
+    """A grey scene with a plate (black characters on a white plate) and a long sign line."""
+    img = Image.new("RGB", (960, 540), (90, 95, 100))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((380, 380, 600, 432), fill="white", outline="black", width=3)
+    draw.text((398, 386), "AB12 CDE", fill="black", font=ImageFont.load_default(size=36))
+    draw.text((40, 40), "Opening hours are from nine in the morning until late evening", fill="white",
+              font=ImageFont.load_default(size=22))  # fmt: skip
+    return np.asarray(img)
+
+
+def test_plate_text_finds_the_plate_and_not_a_long_sign_line():
+    from privis.detect import create_detector
+
+    found = create_detector("plate-text")(_street())
+    assert list(found.label) == ["plate"]
+    x1, y1, x2, y2 = found.xyxy[0]
+    assert x1 < 420 and x2 > 560 and y1 < 400 and y2 > 410  # over the characters
+
+
+def test_targets_plate_through_the_anonymizer():
+    import privis
+
+    out, regions = privis.Anonymizer(targets="plate", method="fill", shape="box").process(_street())
+    assert len(regions) == 1 and out[405, 480].max() < 10

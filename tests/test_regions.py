@@ -78,3 +78,14 @@ def test_merge_fills_a_data_column_only_some_detectors_give():
     text = Regions(np.array([[20, 0, 40, 10]], float), label=["text"], data={"entity": np.array(["EMAIL"], object)})
     merged = Regions.merge([faces, text])
     assert merged.data["entity"].tolist() == [None, "EMAIL"]
+
+
+def test_merge_of_detectors_that_fill_different_fields():
+    faces = Regions(
+        np.array([[0, 0, 10, 10]], float), label=["face"], score=[0.9], source=["face-centerface"],
+        data={"landmarks": np.zeros((1, 5, 2), np.float32)},
+    )  # fmt: skip
+    plates = Regions(np.array([[20, 0, 40, 10]], float), label=["plate"], score=[0.8])
+    merged = Regions.merge([faces, plates])
+    assert merged.source.tolist() == ["face-centerface", ""]
+    assert merged.data["landmarks"].shape == (2, 5, 2) and np.isnan(merged.data["landmarks"][1]).all()

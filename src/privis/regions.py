@@ -146,22 +146,30 @@ class Regions:
         """Concatenate the regions of one frame from several detectors.
 
         Empty parts are dropped; the others must agree on which optional fields they have.
-        A `data` column that only some parts carry (e.g. the entity type of text) is None
-        in the others.
+        A `data` column that only some parts carry (the entity type of text, a face's
+        landmarks) is NaN (numbers) or None in the others.
         """
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
         if len(parts) == 1:
             return parts[0]
-        for name in ("score", "mask", "track_id", "source"):
+        if any(p.source is None for p in parts) and any(p.source is not None for p in parts):
+            # which detector found a region is informative only; unknown where a detector does not say
+            parts = [p if p.source is not None else p._with_source([""] * len(p)) for p in parts]
+        for name in ("score", "mask", "track_id"):
             has = {getattr(p, name) is None for p in parts}
             if len(has) > 1:
                 raise PrivisError(f"Regions.merge: field {name!r} is set in some parts and not in others")
         keys = sorted({k for p in parts for k in p.data})
 
-        def column(p: Regions, k: str) -> np.ndarray:  # None where a detector has no such column
-            return p.data[k] if k in p.data else np.full(len(p), None, dtype=object)
+        def column(p: Regions, k: str) -> np.ndarray:  # NaN or None where a detector has no such column
+            if k in p.data:
+                return p.data[k]
+            ref = next(q.data[k] for q in parts if k in q.data)
+            if np.issubdtype(ref.dtype, np.floating):
+                return np.full((len(p), *ref.shape[1:]), np.nan, dtype=ref.dtype)
+            return np.full((len(p), *ref.shape[1:]), None, dtype=object)
 
         def cat(name: str) -> np.ndarray | None:
             cols = [getattr(p, name) for p in parts]
@@ -190,6 +198,12 @@ class Regions:
     @property
     def area(self) -> np.ndarray:
         return np.clip(self.width, 0, None) * np.clip(self.height, 0, None)
+
+    def _with_source(self, source: Sequence[str]) -> Regions:
+        return Regions(
+            self.xyxy, label=self.label, score=self.score, mask=self.mask, track_id=self.track_id,
+            source=source, data=dict(self.data), meta=dict(self.meta),
+        )  # fmt: skip
 
     def _with_boxes(self, xyxy: np.ndarray) -> Regions:
         out = self[np.arange(len(self))]

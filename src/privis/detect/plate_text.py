@@ -62,4 +62,5 @@ class PlateTextDetector(Detector):
             & (h <= self.max_height * frame.shape[0])
             & (scores >= self.min_score)
         )
-        return Regions(boxes[keep], label=["plate"] * int(keep.sum()), score=scores[keep])
+        n = int(keep.sum())
+        return Regions(boxes[keep], label=["plate"] * n, score=scores[keep], source=[self.name] * n)

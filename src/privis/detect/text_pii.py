@@ -91,6 +91,7 @@ class TextPiiDetector(Detector):
             np.clip(boxes, 0, [w, h, w, h]),
             label=["text"] * len(pairs),
             score=[e.score for e, _ in pairs],
+            source=[self.name] * len(pairs),
             data={"entity": np.array([e.type for e, _ in pairs], dtype=object)},
         )
         return self._with_transcript(regions, transcript)

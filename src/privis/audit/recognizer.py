@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -112,21 +113,19 @@ class FaceRecognizer:
         return out
 
 
-def aligned_face_scores(
-    recognizer: FaceRecognizer, ref: np.ndarray, ref_labels: np.ndarray, test: np.ndarray, n_classes: int
-) -> np.ndarray:
-    """(N, classes) scores (minus the distance to each person's nearest reference) for images
-    that are each one aligned face, such as AT&T's: the whole image is the face box."""
+def describe_aligned(recognizer: FaceRecognizer, images: np.ndarray) -> np.ndarray:
+    """(N, 128) descriptors of images that are each one aligned face, such as AT&T's:
+    the whole image is the face box."""
+    box = np.array([[0, 0, images.shape[2], images.shape[1]]])
+    rgb = images[..., None].repeat(3, axis=-1) if images.ndim == 3 else images
+    return np.concatenate([recognizer.describe(im, box) for im in rgb])
 
-    def describe(images: np.ndarray) -> np.ndarray:
-        box = np.array([[0, 0, images.shape[2], images.shape[1]]])
-        rgb = images[..., None].repeat(3, axis=-1) if images.ndim == 3 else images
-        return np.concatenate([recognizer.describe(im, box) for im in rgb])
 
-    ref_d, test_d = describe(ref), describe(test)
+def reference_scores(ref: np.ndarray, ref_labels: np.ndarray, test: np.ndarray, n_classes: int) -> np.ndarray:
+    """(N, classes) scores from descriptors: minus the distance to each person's nearest reference."""
     scores = np.full((len(test), n_classes), -np.inf, np.float32)
     for c in np.unique(ref_labels):
-        scores[:, c] = -np.linalg.norm(test_d[:, None] - ref_d[ref_labels == c][None], axis=2).min(axis=1)
+        scores[:, c] = -np.linalg.norm(test[:, None] - ref[ref_labels == c][None], axis=2).min(axis=1)
     return scores
 
 
@@ -217,11 +216,16 @@ def audit_recognizer(
     for p, _, r, _ in train:
         if not len(r):
             log.warning("%s: no face found; left out of the gallery", p.path)
-    clear_gallery: dict[str, list[np.ndarray]] = {}
-    for p, rgb, r, idx in train:
-        if len(idx):
-            clear_gallery.setdefault(p.identities[0], []).append(describe(rgb, r, idx)[0])
-    gallery = {k: np.stack(v) for k, v in clear_gallery.items()}
+
+    def gallery_of(show: Callable[[np.ndarray, Any, int], np.ndarray]) -> dict[str, np.ndarray]:
+        """Each person's reference descriptors, from their training photos as `show` makes them."""
+        refs: dict[str, list[np.ndarray]] = {}
+        for k, (p, rgb, r, idx) in enumerate(train):
+            if len(idx):
+                refs.setdefault(p.identities[0], []).append(describe(show(rgb, r, k), r, idx)[0])
+        return {who: np.stack(v) for who, v in refs.items()}
+
+    gallery = gallery_of(lambda rgb, regions, k: rgb)
     if len(gallery) < 2:
         raise PrivisError("the gallery (train photos) needs faces of at least two people")
 
@@ -250,11 +254,7 @@ def audit_recognizer(
             if "dlib" in attackers:
                 galleries["dlib"] = gallery
             if "dlib-obf" in attackers:
-                hidden: dict[str, list[np.ndarray]] = {}
-                for k, (p, rgb, reg, idx) in enumerate(train):
-                    if len(idx):
-                        hidden.setdefault(p.identities[0], []).append(describe(hide(rgb, reg, k), reg, idx)[0])
-                galleries["dlib-obf"] = {k: np.stack(v) for k, v in hidden.items()}
+                galleries["dlib-obf"] = gallery if method.name == "clear" else gallery_of(hide)
             descriptors, truth, clear, hidden_rgb = [], [], [], []
             for k, f in enumerate(probes):
                 if len(f.keep):

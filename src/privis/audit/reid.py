@@ -297,15 +297,18 @@ def audit_reid(
     if repeats < 1:
         raise PrivisError(f"repeats must be >= 1, got {repeats}")
     rows = {(m.label, a): ReidRow(m.label, a, [], [], 1 / faces.n_people) for m in methods for a in attackers}
+    recognizer = None
+    if {"dlib", "dlib-obf"} & set(attackers):
+        from privis.audit.recognizer import FaceRecognizer, describe_aligned, reference_scores
+
+        recognizer = FaceRecognizer()
     for r in range(repeats):
         rng = np.random.default_rng(seed + r)
         train, test = split(faces.labels, n_train, rng)
         y_train, y_test = faces.labels[train], faces.labels[test]
-        naive = recognizer = None
-        if {"dlib", "dlib-obf"} & set(attackers):
-            from privis.audit.recognizer import FaceRecognizer, aligned_face_scores
-
-            recognizer = FaceRecognizer()
+        naive = None
+        # the recognizer's descriptors of the clear training faces serve every method of this split
+        clear_refs = describe_aligned(recognizer, faces.images[train]) if "dlib" in attackers else None
         if "naive" in attackers:
             naive = CnnAttacker(faces.n_people, epochs=epochs, seed=seed + r).fit(faces.images[train], y_train)
         for m_i, method in enumerate(methods):
@@ -314,14 +317,15 @@ def audit_reid(
             x_train = np.stack([method.apply(im, base + i) for i, im in enumerate(faces.images[train])])
             x_test = np.stack([method.apply(im, base + 5_000 + i) for i, im in enumerate(faces.images[test])])
             quality = mean_ssim(faces.images[test], x_test)
+            test_descriptors = describe_aligned(recognizer, x_test) if recognizer is not None else None
             for attacker in attackers:
                 if attacker == "cnn":
                     s = CnnAttacker(faces.n_people, epochs=epochs, seed=seed + r).fit(x_train, y_train).scores(x_test)
                 elif attacker == "pca-svm":
                     s = pca_svm_scores(x_train, y_train, x_test, seed + r)
                 elif attacker in ("dlib", "dlib-obf"):
-                    ref = faces.images[train] if attacker == "dlib" else x_train
-                    s = aligned_face_scores(recognizer, ref, y_train, x_test, faces.n_people)
+                    refs = clear_refs if attacker == "dlib" else describe_aligned(recognizer, x_train)
+                    s = reference_scores(refs, y_train, test_descriptors, faces.n_people)
                 else:
                     s = naive.scores(x_test)
                 row = rows[(method.label, attacker)]

@@ -169,7 +169,7 @@ _regex(
     rf"\b(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}"
     rf"|\d{{1,2}} {_MONTHS},? \d{{4}}|{_MONTHS} \d{{1,2}},? \d{{4}})\b",
     0.6,
-    lambda s: date_ok(s),
+    date_ok,
     flags=re.IGNORECASE,
 )
 
@@ -233,8 +233,8 @@ def name_lists() -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _surname(token: str, last: frozenset[str]) -> bool:
-    parts = token.upper().replace("'", "").split("-")  # Garcia-Lopez, O'Brien
-    return all(p in last for p in parts) or token.upper().replace("'", "") in last
+    name = token.upper().replace("'", "")  # O'Brien
+    return name in last or all(part in last for part in name.split("-"))  # Garcia-Lopez
 
 
 @recognizer("PERSON")
@@ -243,20 +243,18 @@ def find_people(text: str) -> Iterable[Entity]:
     initials allowed), or a title such as Dr or Mrs followed by capitalized words."""
     first, last = name_lists()
     for m in _NAME_RUN.finditer(text):
-        tokens = m.group(0).split()
-        titled = re.fullmatch(_TITLE, tokens[0]) is not None
-        if titled and len(tokens) > 1:
+        tokens = list(re.finditer(r"\S+", m.group(0)))
+        words = [t.group(0) for t in tokens]
+        if re.fullmatch(_TITLE, words[0]) is not None and len(words) > 1:
             yield Entity("PERSON", m.start(), m.end(), 0.85, m.group(0))
             continue
         # the longest stretch that starts with a first name and ends with a surname
-        for i, tok in enumerate(tokens[:-1]):
-            if tok.upper() not in first:
+        for i, word in enumerate(words[:-1]):
+            if word.upper() not in first:
                 continue
-            ends = [j for j in range(len(tokens) - 1, i, -1) if _surname(tokens[j], last)]
+            ends = [j for j in range(len(words) - 1, i, -1) if _surname(words[j], last)]
             if ends:
-                start = m.start() + m.group(0).index(tok, sum(len(t) + 1 for t in tokens[:i]) - 1 if i else 0)
-                tail = tokens[ends[0]]
-                end = m.start() + m.group(0).rindex(tail) + len(tail)
+                start, end = m.start() + tokens[i].start(), m.start() + tokens[ends[0]].end()
                 yield Entity("PERSON", start, end, 0.8, text[start:end])
                 break
 

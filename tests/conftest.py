@@ -36,10 +36,11 @@ def astronaut() -> np.ndarray:
 
 
 def text_redactor(ocr: str, **options):
-    """What `privis redact-text` runs: text targets filled black, boxes as the detector pads them."""
+    """What `privis redact-text` runs: text targets filled black, boxes as the detector pads them
+    (text gets no face margin: `Policy.exact_labels`)."""
     from privis.pipeline import Anonymizer
 
-    return Anonymizer(targets="text", method="fill", shape="box", mask_scale=1.0, mask_pad=0, ocr=ocr, **options)
+    return Anonymizer(targets="text", method="fill", shape="box", ocr=ocr, **options)
 
 
 def skip_without_tesseract() -> None:

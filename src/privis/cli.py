@@ -230,6 +230,11 @@ EntitiesOpt = Annotated[
 ]
 
 
+def _listed(text: str | None) -> list[str]:
+    """The non-empty items of a comma-separated option."""
+    return [v.strip() for v in (text or "").split(",") if v.strip()]
+
+
 def _detector_options(
     threshold: float,
     small_faces: SmallFaces,
@@ -238,14 +243,14 @@ def _detector_options(
     entities: str | None = None,
 ) -> dict[str, Any]:
     """The detectors' options from the CLI's flags, for the targets that take them."""
-    wanted = {t.strip() for t in targets.split(",")}
+    wanted = set(_listed(targets))
     opts: dict[str, Any] = {}
     if "face" in wanted:
         opts.update(threshold=threshold, small_faces=small_faces.value)
     if "text" in wanted:
         opts["ocr"] = ocr.value
         if entities:
-            opts["entities"] = [e.strip() for e in entities.split(",") if e.strip()]
+            opts["entities"] = _listed(entities)
     return opts
 
 
@@ -461,16 +466,13 @@ def redact_text(
     from privis.detect import create_detector
     from privis.pipeline import Anonymizer
 
-    def listed(text: str | None) -> list[str]:
-        return [v.strip() for v in (text or "").split(",") if v.strip()]
-
     key = _pseudonym_key(key_file) if text_out else None
     detector = create_detector(
         "text-pii",
         ocr=ocr.value,
-        entities=listed(entities) or None,
-        allow=listed(allow),
-        deny=listed(deny),
+        entities=_listed(entities) or None,
+        allow=_listed(allow),
+        deny=_listed(deny),
         text_pad=pad,
         pseudonym_key=key,
     )
@@ -481,10 +483,8 @@ def redact_text(
         counts.update(str(e) for e in found.data.get("entity", ()))
         return found
 
-    redactor = Anonymizer(
-        targets="text", method="fill", detectors=[counting], color=_parse_color(fill), shape="box",
-        mask_scale=1.0, mask_pad=0,
-    )  # fmt: skip
+    # Text boxes get no margin beyond the detector's --pad (`Policy.exact_labels`).
+    redactor = Anonymizer(targets="text", method="fill", detectors=[counting], color=_parse_color(fill), shape="box")
     redactor.audit = AuditLog(audit) if audit else None
     if text_out:
         from privis.text.transcript import TranscriptWriter
@@ -768,7 +768,7 @@ def audit_reid(
     root = resolve_dataset(dataset)
     photos = is_photo_set(root)
     text = attackers or ("dlib,dlib-obf" if photos else "cnn,pca-svm,naive")
-    chosen = [a.strip() for a in text.split(",") if a.strip()]
+    chosen = _listed(text)
 
     def say(line: str) -> None:
         if not as_json:

@@ -74,11 +74,9 @@ class Policy:
             regions = regions[regions.score >= self.min_score]
         if not len(regions):
             return regions
-        exact = np.isin(regions.label.astype(str), self.exact_labels) if self.exact_labels else None
-        if exact is None or not exact.any():
-            return regions.expand(self.mask_scale, pad=self.mask_pad).clip(width, height)
-        scale = np.where(exact, 1.0, self.mask_scale)
-        return regions.expand(scale, pad=np.where(exact, 0.0, self.mask_pad)).clip(width, height)
+        exact = np.isin(regions.label.astype(str), self.exact_labels)
+        scale, pad = np.where(exact, 1.0, self.mask_scale), np.where(exact, 0.0, self.mask_pad)
+        return regions.expand(scale, pad=pad).clip(width, height)
 
 
 # Margins and small-face mode where the caller sets nothing. Images: the `Policy` and
@@ -440,10 +438,10 @@ class Anonymizer:
         """
         from privis.media.dicom import read_dicom, scrub_patient_tags, write_dicom
 
-        label = name or str(src)
-        loaded = read_dicom(src)
         if dst is not None and Path(dst).exists() and not overwrite:
             raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
+        label = name or str(src)
+        loaded = read_dicom(src)
         frames, hidden = self._pages(zip(loaded.rgb_frames(), loaded.frames, strict=True), label)
         if not keep_metadata:
             blanked = scrub_patient_tags(loaded.dataset)

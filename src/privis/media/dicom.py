@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,20 +78,19 @@ class LoadedDicom:
     dataset: Any  # pydicom.Dataset
     frames: np.ndarray
 
-    def rgb_frames(self) -> list[np.ndarray]:
-        """Each frame as RGB uint8 for detectors (grey scaled to its own range, inverted for MONOCHROME1)."""
-        out = []
+    def rgb_frames(self) -> Iterator[np.ndarray]:
+        """Each frame as RGB uint8 for detectors, one at a time (grey scaled to its own range,
+        inverted for MONOCHROME1)."""
         for f in self.frames:
             if f.ndim == 3:
-                out.append(np.ascontiguousarray(f.astype(np.uint8)))
+                yield np.ascontiguousarray(f.astype(np.uint8))
                 continue
             g = f.astype(np.float32)
             lo, hi = float(g.min()), float(g.max())
             g = (g - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(g)
             if getattr(self.dataset, "PhotometricInterpretation", "") == "MONOCHROME1":
                 g = 255 - g
-            out.append(np.repeat(g.round().astype(np.uint8)[..., None], 3, axis=2))
-        return out
+            yield np.repeat(g.round().astype(np.uint8)[..., None], 3, axis=2)
 
 
 def read_dicom(path: str | os.PathLike[str]) -> LoadedDicom:

@@ -65,6 +65,8 @@ def test_every_frame_redacted_and_patient_tags_blanked(tmp_path):
 def test_a_corrupt_dicom_is_one_line(tmp_path):
     bad = tmp_path / "bad.dcm"
     bad.write_bytes(b"DICM" * 10)
-    result = runner.invoke(app, ["redact-text", str(bad), "--ocr", "tesseract"])
+    audit = tmp_path / "audit.jsonl"
+    result = runner.invoke(app, ["redact-text", str(bad), "--ocr", "tesseract", "--audit", str(audit)])
     assert result.exit_code == 1
     assert "cannot read DICOM" in result.output and "Traceback" not in result.output
+    assert json.loads(audit.read_text())["event"] == "failed"  # the log says so, as for images

@@ -183,8 +183,7 @@ def run(
             if job.dst is not None:
                 report.written.append(job.dst)
         except Exception as exc:  # bad file or detector failure: skip it, never write it in clear
-            log.debug("failed on %s", job.src, exc_info=True)
-            report.failed.append((str(job.src), _reason(exc, job.src)))
+            _failed(report, job, exc, audit)
         if advance:
             advance(job)
     with cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="privis-io") as pool:
@@ -195,10 +194,7 @@ def run(
                 loaded = future.result()
                 out, regions = anonymizer.process(loaded.rgb, loaded.pixels)
             except Exception as exc:  # bad file or detector failure: skip it, never write it in clear
-                log.debug("failed on %s", job.src, exc_info=True)
-                report.failed.append((str(job.src), _reason(exc, job.src)))
-                if audit:
-                    audit.event(job.name, "failed", reason=_reason(exc, job.src))
+                _failed(report, job, exc, audit)
                 if advance:
                     advance(job)
                 continue
@@ -287,6 +283,15 @@ def _run_video(
         report.failed.append((str(job.src), _reason(exc, job.src)))
     finally:
         report.regions += anonymizer.regions_hidden - before
+
+
+def _failed(report: BatchReport, job: Job, exc: Exception, audit: object) -> None:
+    """Report a file that was skipped, and say so in the audit log."""
+    log.debug("failed on %s", job.src, exc_info=True)
+    reason = _reason(exc, job.src)
+    report.failed.append((str(job.src), reason))
+    if audit:
+        audit.event(job.name, "failed", reason=reason)  # type: ignore[attr-defined]
 
 
 def _reason(exc: Exception, src: Path) -> str:

@@ -17,7 +17,6 @@ Usage::
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from privis.errors import MediaError, OutputExistsError, PrivisError
+from privis.media.files import write_atomically
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 
@@ -147,13 +147,4 @@ def write_dicom(
     ds.PixelData = (out[0] if len(out) == 1 else out).tobytes()
     if ds.file_meta.TransferSyntaxUID.is_compressed:
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".privis-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        pydicom.dcmwrite(tmp, ds, enforce_file_format=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_atomically(path, lambda tmp: pydicom.dcmwrite(tmp, ds, enforce_file_format=True), overwrite=overwrite)

@@ -9,7 +9,6 @@ back without metadata unless asked.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from privis.errors import MediaError, OutputExistsError, PrivisError
+from privis.media.files import write_atomically
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 FORMATS = ("png", "jpg", "same")
@@ -153,16 +153,7 @@ def copy_jpeg_without_metadata(
         data = strip_jpeg_metadata(src.read_bytes())
     except MediaError as exc:
         raise MediaError(f"{src}: {exc}") from None
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".privis-", suffix=dst.suffix, dir=dst.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dst
+    return write_atomically(dst, lambda tmp: Path(tmp).write_bytes(data), overwrite=overwrite)
 
 
 def from_pil(im: Any) -> LoadedImage:
@@ -264,18 +255,7 @@ def write_image(
         if key == "xmp" and fmt not in ("JPEG", "PNG", "WEBP", "TIFF"):
             continue
         kwargs[key] = value
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".privis-", suffix=suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        im.save(tmp, format=fmt, **kwargs)
-        if out.exists() and not overwrite:  # appeared while we worked
-            raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+    return write_atomically(out, lambda tmp: im.save(tmp, format=fmt, **kwargs), overwrite=overwrite)
 
 
 def _to_pil(pixels: np.ndarray, mode: str) -> Any:

@@ -13,13 +13,13 @@ Usage::
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from privis.errors import MediaError, OutputExistsError, PrivisError
+from privis.media.files import write_atomically
 
 PDF_SUFFIXES = (".pdf",)
 
@@ -65,13 +65,8 @@ def write_pdf(
     if not pages:
         raise PrivisError("write_pdf: no pages")
     images = [Image.fromarray(np.asarray(p, np.uint8)) for p in pages]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".privis-", suffix=".pdf", dir=path.parent)
-    os.close(fd)
-    try:
+
+    def save(tmp: str) -> None:
         images[0].save(tmp, "PDF", save_all=True, append_images=images[1:], resolution=float(dpi))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+
+    return write_atomically(path, save, overwrite=overwrite)

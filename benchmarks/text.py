@@ -20,38 +20,18 @@ from pathlib import Path
 import numpy as np
 from _common import emit, markdown_table
 
-from privis.audit.synthetic import A4_300DPI, text_page
+from privis.audit.synthetic import A4_300DPI
+from privis.audit.text_eval import form_case
 from privis.detect import create_detector
-
-PROSE = "The committee met on a quiet afternoon to review the budget for the coming year."
-FIELDS = {
-    "PERSON": "Jessica Smith",
-    "EMAIL": "jessica.smith@example.com",
-    "PHONE": "(212) 555-1234",
-    "IBAN": "GB82 WEST 1234 5698 7654 32",
-    "CREDIT_CARD": "4539 1488 0343 6467",  # groups differ: word boxes are looked up by text
-    "US_SSN": "078-05-1120",
-    "DATE": "12/03/1985",
-}
 
 
 def form() -> tuple[np.ndarray, dict[str, list[tuple[float, float, float, float]]]]:
-    lines, labels = [], []
-    for (kind, value), label in zip(
-        FIELDS.items(), ["Name", "E-mail", "Phone", "IBAN", "Card", "SSN", "Born"], strict=True
-    ):
-        lines += [PROSE, f"{label}: {value}"]
-        labels.append((kind, value))
-    lines += [PROSE] * 6
-    page, boxes = text_page(lines, size=A4_300DPI, font_px=50)
-    return page, {kind: [ink_box(page, boxes[w]) for w in value.split()] for kind, value in labels}
-
-
-def ink_box(page: np.ndarray, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-    """The word's layout box shrunk to its dark pixels: what must be painted over."""
-    x1, y1, x2, y2 = (int(v) for v in box)
-    ys, xs = np.nonzero(page[y1:y2, x1:x2].min(axis=2) < 128)
-    return (x1 + xs.min(), y1 + ys.min(), x1 + xs.max() + 1, y1 + ys.max() + 1)
+    """`privis eval text`'s rendered form on an A4 page at 300 dpi, with each entity's word ink boxes."""
+    case = form_case(size=A4_300DPI, font_px=50, extra_prose=5)
+    truth: dict[str, list[tuple[float, float, float, float]]] = {}
+    for kind, box in zip(case.types, case.boxes, strict=True):
+        truth.setdefault(kind, []).append(tuple(box))
+    return case.rgb, truth
 
 
 def covered(found, word_box, kind: str) -> bool:

@@ -105,3 +105,10 @@ def text_page(
             left = x + draw.textlength(line[: line.index(word)], font=font)
             boxes[word] = (left, y, left + draw.textlength(word, font=font), y + font_px * 1.2)
     return np.asarray(img), boxes
+
+
+def ink_box(page: np.ndarray, box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """A word's layout box from `text_page` shrunk to its dark pixels: what must be painted over."""
+    x1, y1, x2, y2 = (int(v) for v in box)
+    ys, xs = np.nonzero(page[y1:y2, x1:x2].min(axis=2) < 128)
+    return (x1 + int(xs.min()), y1 + int(ys.min()), x1 + int(xs.max()) + 1, y1 + int(ys.max()) + 1)

@@ -87,22 +87,19 @@ def presidio_cases(root: str | Path) -> list[TextCase]:
     return cases
 
 
-def form_case() -> TextCase:
-    """A rendered form: seven kinds of personal data between lines of prose, each word's ink box known."""
-    from privis.audit.synthetic import text_page
+def form_case(size: tuple[int, int] | None = None, font_px: int = 44, extra_prose: int = 0) -> TextCase:
+    """A rendered form: seven kinds of personal data between lines of prose (and `extra_prose`
+    more at the end), each value word's ink box known. `size` defaults to fit the lines."""
+    from privis.audit.synthetic import ink_box, text_page
 
     lines = [PROSE]
     for label, _, value in FORM:
         lines += [f"{label}: {value}", PROSE]
-    page, boxes = text_page(lines, size=(1400, 125 * len(lines) + 60), font_px=44)
-    ink, types = [], []
-    for _, kind, value in FORM:
-        for word in value.split():
-            x1, y1, x2, y2 = (int(v) for v in boxes[word])
-            ys, xs = np.nonzero(page[y1:y2, x1:x2].min(axis=2) < 128)
-            ink.append([x1 + xs.min(), y1 + ys.min(), x1 + xs.max() + 1, y1 + ys.max() + 1])
-            types.append(kind)
-    return TextCase("rendered_form", page, np.array(ink, float), types)
+    lines += [PROSE] * extra_prose
+    page, boxes = text_page(lines, size=size or (1400, 125 * len(lines) + 60), font_px=font_px)
+    words = [(kind, word) for _, kind, value in FORM for word in value.split()]
+    ink = np.array([ink_box(page, boxes[word]) for _, word in words], float)
+    return TextCase("rendered_form", page, ink, [kind for kind, _ in words])
 
 
 def evaluate_text(cases: Sequence[TextCase], find: Callable[[np.ndarray], Regions]) -> dict[str, Any]:

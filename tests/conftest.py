@@ -37,7 +37,7 @@ def astronaut() -> np.ndarray:
 
 def text_redactor(ocr: str, **options):
     """What `privis redact-text` runs: text targets filled black, boxes as the detector pads them
-    (text gets no face margin: `Policy.exact_labels`)."""
+    (text gets no face margin: `LABEL_MARGINS`)."""
     from privis.pipeline import Anonymizer
 
     return Anonymizer(targets="text", method="fill", shape="box", ocr=ocr, **options)

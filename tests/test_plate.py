@@ -30,3 +30,28 @@ def test_targets_plate_through_the_anonymizer():
 
     out, regions = privis.Anonymizer(targets="plate", method="fill", shape="box").process(_street())
     assert len(regions) == 1 and out[405, 480].max() < 10
+
+
+def test_eval_plates_reports_recall_by_height_and_region(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from privis.cli import app
+
+    for region in ("eu", "us"):
+        (tmp_path / region).mkdir()
+        Image.fromarray(_street()).save(tmp_path / region / "street.png")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "image,region,x1,y1,x2,y2,plate\n"
+        "eu/street.png,eu,380,380,600,432,AB12 CDE\n"
+        "us/street.png,us,100,200,160,230,NOT THERE\n"
+    )
+    result = CliRunner().invoke(app, ["eval", "plates", "--labels", str(labels), "--images", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["plates"] == 2 and summary["recall"] == 0.5
+    assert summary["by_region"] == {"eu": {"plates": 1, "recall": 1.0}, "us": {"plates": 1, "recall": 0.0}}
+    assert summary["by_height"]["32-64"] == {"plates": 1, "recall": 1.0}
+    assert summary["by_height"]["16-32"] == {"plates": 1, "recall": 0.0}

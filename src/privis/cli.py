@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -146,19 +147,27 @@ MediaSmallFacesOpt = Annotated[
 ]
 MaskScaleOpt = Annotated[float, typer.Option("--mask-scale", min=0.1, help="Grow each box by this factor.")]
 VideoMaskScaleOpt = Annotated[
-    float | None,
-    typer.Option("--mask-scale", min=0.1, help="Grow each box by this factor. Default: 1.3 for images, 1.6 for video."),
+    str | None,
+    typer.Option(
+        "--mask-scale",
+        help="Grow each box by this factor, or per target (face=1.6,person=1.1). Default: 1.3 for images,"
+        " 1.6 for video; text 1.0 and person outlines 1.04 (README).",
+    ),
 ]
 MaskPadOpt = Annotated[float, typer.Option("--mask-pad", min=0.0, help="Then add this many pixels on every side.")]
 VideoMaskPadOpt = Annotated[
-    float | None,
-    typer.Option("--mask-pad", min=0.0, help="Then add this many pixels on every side. Default: 1 (images), 2 (video)"),
+    str | None,
+    typer.Option(
+        "--mask-pad",
+        help="Then add this many pixels on every side, or per target. Default: 1 (images), 2 (video and person).",
+    ),
 ]
 ShapeOpt = Annotated[Shape, typer.Option("--shape", help="Obfuscate the ellipse inside each box, or the whole box.")]
 
 
 def _method_options(
     method: Method,
+    *,
     shape: Shape,
     fill_color: str,
     cell: int | None,
@@ -182,7 +191,24 @@ def _method_options(
     return opts
 
 
-MethodOpt = Annotated[Method, typer.Option("--method", "-m", help="How to hide each region.")]
+MethodOpt = Annotated[
+    str,
+    typer.Option(
+        "--method",
+        "-m",
+        help="How to hide each region: blur, pixelate, fill or dp-pixelate; per target as"
+        " face=blur,plate=fill,person=pixelate (a bare name is the default for the rest).",
+    ),
+]
+PerLabelThresholdOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--threshold",
+        "-t",
+        help="Detector score threshold, lower hides more; per target as face=0.12,plate=0.5."
+        " Default: each detector's own (face 0.12, plate 0.5, person 0.6).",
+    ),
+]
 FillColorOpt = Annotated[str, typer.Option("--fill-color", help="R,G,B for --method fill.")]
 CellOpt = Annotated[
     int | None, typer.Option("--cell", min=1, help="pixelate: fixed cell size in px (default: scales with the face).")
@@ -230,13 +256,55 @@ EntitiesOpt = Annotated[
 ]
 
 
+def _per_label(text: str | None, name: str, cast: Callable[[str], Any]) -> Any:
+    """``"0.5"`` → 0.5; ``"face=0.3,plate=0.5"`` → ``{"face": 0.3, "plate": 0.5}``; a bare item
+    among labelled ones is the default for the rest (key ``""``). None stays None."""
+    if text is None:
+        return None
+    items = _listed(text)
+    if not items:
+        raise PrivisError(f"{name} is empty")
+    if len(items) == 1 and "=" not in items[0]:
+        return _cast(cast, items[0], name)
+    out: dict[str, Any] = {}
+    for item in items:
+        label, _, value = item.rpartition("=")
+        if label.strip() in out:
+            raise PrivisError(f"{name} gives {label.strip() or 'the default'} twice: {text!r}")
+        out[label.strip()] = _cast(cast, value.strip(), f"{name} for {label.strip() or 'the default'}")
+    return out
+
+
+def _cast(cast: Callable[[str], Any], value: str, name: str) -> Any:
+    try:
+        return cast(value)
+    except ValueError as exc:
+        raise PrivisError(f"{name}: {value!r} is not valid ({exc})") from None
+
+
+def _method_name(value: str) -> str:
+    if value not in {m.value for m in Method}:
+        raise ValueError("known: " + ", ".join(m.value for m in Method))
+    return value
+
+
+def _number(low: float, high: float | None = None) -> Callable[[str], float]:
+    def number(value: str) -> float:
+        v = float(value)
+        if v < low or (high is not None and v > high):
+            raise ValueError(f"must be in [{low}, {high if high is not None else 'inf'}]")
+        return v
+
+    return number
+
+
 def _listed(text: str | None) -> list[str]:
     """The non-empty items of a comma-separated option."""
     return [v.strip() for v in (text or "").split(",") if v.strip()]
 
 
 def _detector_options(
-    threshold: float,
+    threshold: str | float | None,
     small_faces: SmallFaces,
     targets: str = "face",
     ocr: Ocr = Ocr.auto,
@@ -245,8 +313,12 @@ def _detector_options(
     """The detectors' options from the CLI's flags, for the targets that take them."""
     wanted = set(_listed(targets))
     opts: dict[str, Any] = {}
+    if threshold is not None:
+        opts["threshold"] = (
+            _per_label(threshold, "--threshold", _number(0.01, 0.99)) if isinstance(threshold, str) else threshold
+        )
     if "face" in wanted:
-        opts.update(threshold=threshold, small_faces=small_faces.value)
+        opts["small_faces"] = small_faces.value
     if "text" in wanted:
         opts["ocr"] = ocr.value
         if entities:
@@ -254,9 +326,33 @@ def _detector_options(
     return opts
 
 
+def _per_label_methods(method: str, targets: str, **flags: Any) -> tuple[str | dict[str, str], dict[str, Any]]:
+    """`--method` as given (one name or per label) and every method's options from the flags;
+    an option two targets set differently (pixelate's --cell, dp-pixelate's --dp-cell) goes per label."""
+    chosen = _per_label(method, "--method", _method_name)
+    labels = _listed(targets) or ["face"]
+    by_label = chosen if isinstance(chosen, dict) else {"": chosen}
+    options: dict[str, dict[str, Any]] = {
+        t: _method_options(Method(by_label.get(t, by_label.get("", Method.blur.value))), **flags) for t in labels
+    }
+    merged: dict[str, Any] = {}
+    for key in {k for o in options.values() for k in o}:
+        values = {t: o[key] for t, o in options.items() if key in o}
+        same = len({repr(v) for v in values.values()}) == 1 and len(values) == len(labels)
+        merged[key] = next(iter(values.values())) if same else values
+    return chosen, merged
+
+
 def _chosen(defaults: dict[str, Any], **given: Any) -> dict[str, Any]:
-    """`given` options, with `defaults` for those the user left unset (None)."""
-    return {k: defaults[k] if v is None else v for k, v in given.items()}
+    """`defaults` with the options the user set (not None); per-label settings keep the
+    default for labels they do not name."""
+    out = dict(defaults)
+    for key, value in given.items():
+        if isinstance(value, dict) and "" not in value:
+            value = {"": defaults[key], **value}
+        if value is not None:
+            out[key] = value
+    return out
 
 
 @app.command()
@@ -267,11 +363,13 @@ def anonymize(
         Path | None,
         typer.Option("-o", "--out", help="Output folder (or file, for one input). Default: beside the input."),
     ] = None,
-    method: MethodOpt = Method.blur,
-    targets: Annotated[str, typer.Option("--targets", help="What to hide, comma-separated: face, text.")] = "face",
+    method: MethodOpt = "blur",
+    targets: Annotated[
+        str, typer.Option("--targets", help="What to hide, comma-separated: face, plate, person, text.")
+    ] = "face",
     ocr: OcrOpt = Ocr.auto,
     entities: EntitiesOpt = None,
-    threshold: ThresholdOpt = 0.12,
+    threshold: PerLabelThresholdOpt = None,
     small_faces: MediaSmallFacesOpt = None,
     shape: ShapeOpt = Shape.ellipse,
     mask_scale: VideoMaskScaleOpt = None,
@@ -304,33 +402,35 @@ def anonymize(
     """Hide faces in images and videos; the output tree mirrors the input tree."""
     from privis.auditlog import AuditLog
     from privis.batch import plan, run
-    from privis.pipeline import IMAGE_DEFAULTS, VIDEO_DEFAULTS, Anonymizer
+    from privis.pipeline import Anonymizer, defaults_for
 
     if detect_only and audit is None:
         raise PrivisError("--detect-only writes only the audit log: give --audit FILE")
-    method_opts = _method_options(
-        method, shape, fill_color, cell, blur_strength, epsilon, dp_cell, dp_m, dp_refresh, dp_track_budget
-    )
+    methods, method_opts = _per_label_methods(
+        method, targets, shape=shape, fill_color=fill_color, cell=cell, blur_strength=blur_strength,
+        epsilon=epsilon, dp_cell=dp_cell, dp_m=dp_m, dp_refresh=dp_refresh, dp_track_budget=dp_track_budget,
+    )  # fmt: skip
     jobs, problems = plan(inputs, out, fmt=fmt.value, detect_only=detect_only)
+    scale, pad = _per_label(mask_scale, "--mask-scale", _number(0.1)), _per_label(mask_pad, "--mask-pad", _number(0))
 
-    def build(defaults: dict[str, Any]) -> Anonymizer:
-        chosen = _chosen(defaults, mask_scale=mask_scale, mask_pad=mask_pad, small_faces=small_faces)
+    def build(kind: str) -> Anonymizer:
+        chosen = _chosen(defaults_for(kind, _listed(targets)), mask_scale=scale, mask_pad=pad, small_faces=small_faces)
         return Anonymizer(
             targets=targets,
-            method=method.value,
+            method=methods,
             mask_scale=chosen["mask_scale"],
             mask_pad=chosen["mask_pad"],
             linger=linger,
             lookahead=lookahead,
             detect_every=detect_every,
-            workers=defaults["workers"],
+            workers=chosen["workers"],
             **method_opts,
             **_detector_options(threshold, SmallFaces(chosen["small_faces"]), targets, ocr, entities),
         )
 
-    anonymizer = build(IMAGE_DEFAULTS)
+    anonymizer = build("image")
     has_video = any(j.kind == "video" for j in jobs)
-    video_anonymizer = build(VIDEO_DEFAULTS) if has_video else anonymizer
+    video_anonymizer = build("video") if has_video else anonymizer
     video_options = {"audio": not no_audio, "codec": codec.value, "crf": crf}
     anonymizer.audit = video_anonymizer.audit = AuditLog(audit) if audit else None
     video_options["anonymizer"] = video_anonymizer
@@ -483,7 +583,7 @@ def redact_text(
         counts.update(str(e) for e in found.data.get("entity", ()))
         return found
 
-    # Text boxes get no margin beyond the detector's --pad (`Policy.exact_labels`).
+    # Text boxes get no margin beyond the detector's --pad (`LABEL_MARGINS`).
     redactor = Anonymizer(targets="text", method="fill", detectors=[counting], color=_parse_color(fill), shape="box")
     redactor.audit = AuditLog(audit) if audit else None
     if text_out:
@@ -526,7 +626,10 @@ def stream(
         Path | None, typer.Option("--record", help="Also encode the anonymized stream to this file.")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --record file.")] = False,
-    method: MethodOpt = Method.blur,
+    targets: Annotated[
+        str, typer.Option("--targets", help="What to hide, comma-separated: face, plate, person, text.")
+    ] = "face",
+    method: MethodOpt = "blur",
     fill_color: FillColorOpt = "0,0,0",
     cell: CellOpt = None,
     blur_strength: BlurOpt = BLUR_STRENGTH,
@@ -536,7 +639,7 @@ def stream(
     dp_refresh: DpRefreshOpt = 0,
     dp_track_budget: DpBudgetOpt = None,
     shape: ShapeOpt = Shape.ellipse,
-    threshold: ThresholdOpt = 0.12,
+    threshold: PerLabelThresholdOpt = None,
     small_faces: MediaSmallFacesOpt = None,
     mask_scale: VideoMaskScaleOpt = None,
     mask_pad: VideoMaskPadOpt = None,
@@ -552,22 +655,30 @@ def stream(
 ) -> None:
     """Anonymize a live source. No frame is written anywhere unless --serve or --record names a sink."""
     from privis.auditlog import AuditLog
-    from privis.pipeline import VIDEO_DEFAULTS, Anonymizer
+    from privis.pipeline import Anonymizer, defaults_for
 
     where = _host_port(serve) if serve else None
-    chosen = _chosen(VIDEO_DEFAULTS, mask_scale=mask_scale, mask_pad=mask_pad, small_faces=small_faces)
+    methods, method_opts = _per_label_methods(
+        method, targets, shape=shape, fill_color=fill_color, cell=cell, blur_strength=blur_strength,
+        epsilon=epsilon, dp_cell=dp_cell, dp_m=dp_m, dp_refresh=dp_refresh, dp_track_budget=dp_track_budget,
+    )  # fmt: skip
+    chosen = _chosen(
+        defaults_for("video", _listed(targets)),
+        mask_scale=_per_label(mask_scale, "--mask-scale", _number(0.1)),
+        mask_pad=_per_label(mask_pad, "--mask-pad", _number(0)),
+        small_faces=small_faces,
+    )
     anonymizer = Anonymizer(
-        method=method.value,
+        targets=targets,
+        method=methods,
         mask_scale=chosen["mask_scale"],
         mask_pad=chosen["mask_pad"],
         linger=linger,
         lookahead=0,
         detect_every=detect_every,
-        workers=VIDEO_DEFAULTS["workers"],
-        **_method_options(
-            method, shape, fill_color, cell, blur_strength, epsilon, dp_cell, dp_m, dp_refresh, dp_track_budget
-        ),
-        **_detector_options(threshold, SmallFaces(chosen["small_faces"])),
+        workers=chosen["workers"],
+        **method_opts,
+        **_detector_options(threshold, SmallFaces(chosen["small_faces"]), targets),
     )
     anonymizer.audit = AuditLog(audit) if audit else None
 
@@ -634,30 +745,78 @@ def eval_text(
     typer.echo(json.dumps(report) if as_json else table)
 
 
+OutputsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--outputs", help="Score these already-anonymized files (same relative paths) instead of running privis."
+    ),
+]
+EvalFillOpt = Annotated[
+    str, typer.Option("--fill-color", help="With --outputs: the colour that marks obfuscated pixels.")
+]
+EvalJsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+EvalOutOpt = Annotated[Path | None, typer.Option("--out", help="Also write the table and JSON here.")]
+EvalQuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
 @eval_app.command("faces")
 @_guard
 def eval_faces(
     labels: Annotated[Path, typer.Option("--labels", help="CSV: image,x1,y1,x2,y2[,invalid|ignore].")],
     images: Annotated[Path, typer.Option("--images", help="Folder the CSV's image paths are relative to.")],
-    outputs: Annotated[
-        Path | None,
-        typer.Option(
-            "--outputs", help="Score these already-anonymized files (same relative paths) instead of running privis."
-        ),
-    ] = None,
-    fill_color: Annotated[
-        str, typer.Option("--fill-color", help="With --outputs: the colour that marks obfuscated pixels.")
-    ] = "255,0,255",
+    outputs: OutputsOpt = None,
+    fill_color: EvalFillOpt = "255,0,255",
     threshold: ThresholdOpt = 0.12,
     small_faces: SmallFacesOpt = SmallFaces.auto,
     shape: ShapeOpt = Shape.box,
     mask_scale: MaskScaleOpt = 1.3,
     mask_pad: MaskPadOpt = 1.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Also write the table and JSON here.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: EvalJsonOpt = False,
+    out_dir: EvalOutOpt = None,
+    quiet: EvalQuietOpt = False,
 ) -> None:
     """Recall of face anonymization: a face counts when >= 90% of its pixels are hidden."""
+    settings = {"threshold": threshold, "small_faces": small_faces.value, "shape": shape.value,
+                "mask_scale": mask_scale, "mask_pad": mask_pad}  # fmt: skip
+    _eval_recall("face", labels, images, outputs, fill_color, settings, as_json, out_dir, quiet)
+
+
+@eval_app.command("plates")
+@_guard
+def eval_plates(
+    labels: Annotated[
+        Path, typer.Option("--labels", help="CSV: image,x1,y1,x2,y2 with an optional region column (eu, us...).")
+    ],
+    images: Annotated[Path, typer.Option("--images", help="Folder the CSV's image paths are relative to.")],
+    outputs: OutputsOpt = None,
+    fill_color: EvalFillOpt = "255,0,255",
+    threshold: Annotated[
+        float, typer.Option("--threshold", "-t", min=0.01, max=0.99, help="Plate detector score threshold.")
+    ] = 0.5,
+    shape: ShapeOpt = Shape.box,
+    mask_scale: MaskScaleOpt = 1.3,
+    mask_pad: MaskPadOpt = 1.0,
+    as_json: EvalJsonOpt = False,
+    out_dir: EvalOutOpt = None,
+    quiet: EvalQuietOpt = False,
+) -> None:
+    """Recall of licence-plate anonymization, by plate height and region: a plate counts when >= 90% is hidden."""
+    settings = {"threshold": threshold, "shape": shape.value, "mask_scale": mask_scale, "mask_pad": mask_pad}
+    _eval_recall("plate", labels, images, outputs, fill_color, settings, as_json, out_dir, quiet)
+
+
+def _eval_recall(
+    target: str,
+    labels: Path,
+    images: Path,
+    outputs: Path | None,
+    fill_color: str,
+    settings: dict[str, Any],
+    as_json: bool,
+    out_dir: Path | None,
+    quiet: bool,
+) -> None:
+    """`eval faces` and `eval plates`: score privis (in memory, with `settings`) or `outputs`."""
     from privis.audit.detection_eval import evaluate, load_box_labels, painted_outputs, pipeline_masks
 
     truth = load_box_labels(labels)
@@ -668,29 +827,20 @@ def eval_faces(
     else:
         from privis.pipeline import Anonymizer
 
+        options = {k: v for k, v in settings.items() if k not in ("mask_scale", "mask_pad")}
         anonymizer = Anonymizer(
-            method="fill",
-            shape=shape.value,
-            mask_scale=mask_scale,
-            mask_pad=mask_pad,
-            **_detector_options(threshold, small_faces),
+            targets=[target], method="fill", mask_scale=settings["mask_scale"], mask_pad=settings["mask_pad"], **options
         )
         mask_for = pipeline_masks(anonymizer)
-        system = {
-            "tool": f"privis {__version__}",
-            "threshold": threshold,
-            "small_faces": small_faces.value,
-            "shape": shape.value,
-            "mask_scale": mask_scale,
-            "mask_pad": mask_pad,
-        }
-    report = evaluate(truth, images, mask_for, progress=None if quiet or as_json else _progress_iter)
+        system = {"tool": f"privis {__version__}", **settings}
+    noun = f"{target}s"
+    report = evaluate(truth, images, mask_for, progress=None if quiet or as_json else _progress_iter, noun=noun)
     summary = {"labels": str(labels), **system, **report.summary()}
-    table = _recall_table(summary)
+    table = _recall_table(summary, noun)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "eval_faces.json").write_text(json.dumps(summary, indent=2) + "\n")
-        (out_dir / "eval_faces.md").write_text(table + "\n")
+        (out_dir / f"eval_{noun}.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (out_dir / f"eval_{noun}.md").write_text(table + "\n")
     if as_json:
         typer.echo(json.dumps(summary))
     else:
@@ -708,16 +858,21 @@ def _progress_iter(items):
     return track(items, description="evaluating", console=_stderr_console(), transient=True)
 
 
-def _recall_table(s: dict[str, Any]) -> str:
+def _recall_table(s: dict[str, Any], noun: str = "faces") -> str:
+    one = noun.rstrip("s")
     lines = [
-        f"faces: {s['faces']} in {s['images']} images; recall {s['recall']}; "
+        f"{noun}: {s[noun]} in {s['images']} images; recall {s['recall']}; "
         f"false-obfuscated share {s['false_obfuscated_share']}",
         "",
-        "| face height (px) | faces | recall |",
+        f"| {one} height (px) | {noun} | recall |",
         "|---|---:|---:|",
     ]
     for name, b in s["by_height"].items():
-        lines.append(f"| {name} | {b['faces']} | {'-' if b['recall'] is None else b['recall']} |")
+        lines.append(f"| {name} | {b[noun]} | {'-' if b['recall'] is None else b['recall']} |")
+    if s.get("by_region"):
+        lines += ["", f"| region | {noun} | recall |", "|---|---:|---:|"]
+        for name, b in s["by_region"].items():
+            lines.append(f"| {name} | {b[noun]} | {b['recall']} |")
     return "\n".join(lines)
 
 

@@ -52,8 +52,10 @@ class Regions:
         Defaults to ``"face"`` for every row.
     score : array-like, shape (n,), optional
         Detector confidence in [0, 1].
-    mask : array-like, shape (n, H, W) bool, optional
-        Pixel masks, when a detector gives them.
+    mask : sequence of (H, W) bool arrays or None, optional
+        Pixel masks over the whole frame, when a detector gives them (a person's
+        outline); None for rows that are hidden by their box. An (n, H, W) bool array
+        is accepted too. Held as an object array of length n.
     track_id : array-like, shape (n,) int, optional
         Identity across frames, set by the tracker.
     source : sequence of str, optional
@@ -88,10 +90,7 @@ class Regions:
         if self.source is not None:
             self.source = _as_column(np.array(list(self.source), dtype=object), n, "source", object)
         if self.mask is not None:
-            mask = np.asarray(self.mask, dtype=bool)
-            if mask.ndim != 3 or len(mask) != n:
-                raise PrivisError(f"Regions.mask must have shape ({n}, H, W), got {mask.shape}")
-            self.mask = mask
+            self.mask = _as_masks(self.mask, n)
         for key, value in list(self.data.items()):
             arr = np.asarray(value)
             if len(arr) != n:
@@ -157,7 +156,9 @@ class Regions:
         if any(p.source is None for p in parts) and any(p.source is not None for p in parts):
             # which detector found a region is informative only; unknown where a detector does not say
             parts = [p if p.source is not None else p._with_source([""] * len(p)) for p in parts]
-        for name in ("score", "mask", "track_id"):
+        if any(p.mask is not None for p in parts):  # boxes-only rows where a detector gives no outline
+            parts = [p if p.mask is not None else p._with_masks(np.full(len(p), None, dtype=object)) for p in parts]
+        for name in ("score", "track_id"):
             has = {getattr(p, name) is None for p in parts}
             if len(has) > 1:
                 raise PrivisError(f"Regions.merge: field {name!r} is set in some parts and not in others")
@@ -205,6 +206,32 @@ class Regions:
             source=source, data=dict(self.data), meta=dict(self.meta),
         )  # fmt: skip
 
+    def _with_masks(self, mask: np.ndarray | None) -> Regions:
+        out = self[np.arange(len(self))]
+        out.mask = None if mask is None else _as_masks(mask, len(self))
+        return out
+
+    def mask_of(self, i: int) -> np.ndarray | None:
+        """Row `i`'s (H, W) pixel mask, or None where the row is hidden by its box."""
+        return None if self.mask is None else self.mask[i]
+
+    def without_masks(self) -> Regions:
+        """The same rows hidden by their boxes: for a box carried to frames its outline was not seen in."""
+        return self if self.mask is None else self._with_masks(None)
+
+    def dilate_masks(self, radius: float | np.ndarray) -> Regions:
+        """Grow each row's mask by `radius` pixels (one value or one per row); rows without masks are kept."""
+        if self.mask is None:
+            return self
+        radius = np.broadcast_to(np.asarray(radius, np.float32), (len(self),))
+        grown = self.mask.copy()
+        for i, m in enumerate(self.mask):
+            r = int(np.ceil(radius[i] - 1e-3))  # float32 margins land a hair above whole pixels
+            if m is None or r <= 0:
+                continue
+            grown[i] = _dilate(m, r)
+        return self._with_masks(grown)
+
     def _with_boxes(self, xyxy: np.ndarray) -> Regions:
         out = self[np.arange(len(self))]
         out.xyxy = xyxy.astype(np.float32)
@@ -248,8 +275,9 @@ class Regions:
             x1, y1, x2, y2 = pixel_bounds(self.xyxy[i], width, height)
             if x2 <= x1 or y2 <= y1:
                 continue
-            if self.mask is not None:
-                out |= self.mask[i][:height, :width]
+            mask = self.mask_of(i)
+            if mask is not None:
+                out |= mask[:height, :width]
             elif shape == "ellipse":
                 out[y1:y2, x1:x2] |= ellipse_mask(self.xyxy[i], x1, y1, x2, y2)
             else:
@@ -266,6 +294,42 @@ class Region:
     score: float | None = None
     track_id: int | None = None
     source: str | None = None
+
+
+def _as_masks(value: Any, n: int) -> np.ndarray:
+    """An object array of n entries, each an (H, W) bool mask or None."""
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        if value.ndim != 3 or len(value) != n:
+            raise PrivisError(f"Regions.mask must have shape ({n}, H, W), got {value.shape}")
+        rows = list(value.astype(bool, copy=False))
+    else:
+        rows = list(value)
+        if len(rows) != n:
+            raise PrivisError(f"Regions.mask must have {n} rows, got {len(rows)}")
+    out = np.empty(n, dtype=object)
+    for i, m in enumerate(rows):
+        if m is not None:
+            m = np.asarray(m, dtype=bool)
+            if m.ndim != 2:
+                raise PrivisError(f"Regions.mask rows must be (H, W) bool images, got shape {m.shape}")
+        out[i] = m
+    return out
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """`mask` grown by a disc of `radius` px, computed only around its bounding box."""
+    import cv2
+
+    ys, xs = np.nonzero(mask)
+    if not len(ys):
+        return mask
+    h, w = mask.shape
+    y1, y2 = max(ys.min() - radius, 0), min(ys.max() + radius + 1, h)
+    x1, x2 = max(xs.min() - radius, 0), min(xs.max() + radius + 1, w)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    out = np.zeros_like(mask)
+    out[y1:y2, x1:x2] = cv2.dilate(mask[y1:y2, x1:x2].view(np.uint8), kernel).astype(bool)
+    return out
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

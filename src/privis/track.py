@@ -44,6 +44,7 @@ class Track:
     coasted: int = 0  # frames since the last match
     hits: int = 1
     born: int = 0  # frame index of the first detection
+    mask: np.ndarray | None = None  # outline at the last match; used only on that frame
 
     def __post_init__(self) -> None:
         if self.observed is None:
@@ -136,6 +137,7 @@ class Tracker:
                 t.box = new
                 t.observed = new.copy()
                 t.score = float(det.score[j]) if det.score is not None else 1.0
+                t.mask = det.mask_of(j)
                 t.misses = 0
                 t.coasted = 0
                 t.hits += 1
@@ -152,6 +154,7 @@ class Tracker:
                         label=str(det.label[j]),
                         score=float(det.score[j]) if det.score is not None else 1.0,
                         born=self.frame,
+                        mask=det.mask_of(j),
                     )
                 )
                 self._next_id += 1
@@ -166,10 +169,13 @@ class Tracker:
             else:
                 boxes.append(t.box)
         n = len(self.tracks)
+        # A person's outline is hidden on the frame it was seen in; coasting, its box is.
+        masks = [None if t.coasted else t.mask for t in self.tracks]
         return Regions(
             np.array(boxes, np.float32).reshape(n, 4),
             label=[t.label for t in self.tracks],
             score=[t.score for t in self.tracks],
             track_id=[t.id for t in self.tracks],
+            mask=masks if any(m is not None for m in masks) else None,
             data={"born": np.array([t.born == self.frame for t in self.tracks], bool)},
         )

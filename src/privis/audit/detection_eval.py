@@ -33,35 +33,45 @@ SIZE_BUCKETS: tuple[tuple[str, float, float], ...] = (
 
 @dataclass
 class GroundTruth:
-    """Labelled boxes of one image; `ignore` rows count as faces but not towards recall."""
+    """Labelled boxes of one image; `ignore` rows count as faces but not towards recall.
+
+    `groups` names each box's group (a plate's region, ``eu`` or ``us``) where the labels say.
+    """
 
     boxes: np.ndarray
     ignore: np.ndarray
+    groups: np.ndarray | None = None
 
 
 def load_box_labels(csv_path: str | Path) -> dict[str, GroundTruth]:
     """Read a labels CSV with columns ``image, x1, y1, x2, y2`` (plus optional flags).
 
     Rows flagged ``invalid`` (WIDER FACE) or ``ignore`` (dlib) are kept as ignored
-    boxes; rows with zero area are ignored too. Image paths are relative to the
+    boxes; rows with zero area are ignored too. A ``region`` column (plates: ``eu``,
+    ``us``) groups the boxes for recall per group. Image paths are relative to the
     folder given at evaluation time.
     """
     path = Path(csv_path)
     if not path.is_file():
         raise PrivisError(f"labels file not found: {path}")
-    rows: dict[str, list[tuple[float, float, float, float, bool]]] = {}
+    rows: dict[str, list[tuple[float, float, float, float, bool, str]]] = {}
     with path.open(newline="") as fh:
         reader = csv.DictReader(fh)
         need = {"image", "x1", "y1", "x2", "y2"}
         if not reader.fieldnames or not need <= set(reader.fieldnames):
             raise PrivisError(f"{path}: expected columns {sorted(need)}, got {reader.fieldnames}")
+        grouped = "region" in reader.fieldnames
         for row in reader:
             box = tuple(float(row[k]) for k in ("x1", "y1", "x2", "y2"))
             flagged = any(str(row.get(k, "0")).strip() not in ("", "0") for k in ("invalid", "ignore"))
             empty = box[2] <= box[0] or box[3] <= box[1]
-            rows.setdefault(row["image"], []).append((*box, flagged or empty))
+            rows.setdefault(row["image"], []).append((*box, flagged or empty, str(row.get("region") or "")))
     return {
-        name: GroundTruth(np.array([r[:4] for r in items], np.float32), np.array([r[4] for r in items], bool))
+        name: GroundTruth(
+            np.array([r[:4] for r in items], np.float32),
+            np.array([r[4] for r in items], bool),
+            np.array([r[5] for r in items], dtype=object) if grouped else None,
+        )
         for name, items in rows.items()
     }
 
@@ -93,6 +103,8 @@ class RecallReport:
 
     covered: list[float] = field(default_factory=list)
     heights: list[float] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    noun: str = "faces"
     false_pixels: int = 0
     background_pixels: int = 0
     images: int = 0
@@ -108,25 +120,30 @@ class RecallReport:
         keep = ~truth.ignore
         self.covered.extend(coverage(mask, truth.boxes[keep]).tolist())
         self.heights.extend((truth.boxes[keep, 3] - truth.boxes[keep, 1]).tolist())
+        self.groups.extend([""] * int(keep.sum()) if truth.groups is None else truth.groups[keep].tolist())
         self.false_pixels += int(np.count_nonzero(mask & ~gt_union))
         self.background_pixels += int(np.count_nonzero(~gt_union))
         self.images += 1
 
     def summary(self) -> dict[str, object]:
-        """Recall overall and per face-height bucket, plus the false-obfuscated share."""
+        """Recall overall, per height bucket and per group (where labelled), plus the false-obfuscated share."""
         cov = np.asarray(self.covered)
         hts = np.asarray(self.heights)
+        groups = np.asarray(self.groups, dtype=object)
         hit = cov >= COVERED
-        buckets = {}
-        for name, lo, hi in SIZE_BUCKETS:
-            sel = (hts >= lo) & (hts < hi)
+        noun = self.noun
+
+        def recall(sel: np.ndarray) -> dict[str, Any]:
             n = int(sel.sum())
-            buckets[name] = {"faces": n, "recall": round(float(hit[sel].mean()), 4) if n else None}
+            return {noun: n, "recall": round(float(hit[sel].mean()), 4) if n else None}
+
+        by_group = {str(g): recall(groups == g) for g in sorted(set(self.groups)) if g}
         return {
             "images": self.images,
-            "faces": int(len(cov)),
+            noun: int(len(cov)),
             "recall": round(float(hit.mean()), 4) if len(cov) else None,
-            "by_height": buckets,
+            "by_height": {name: recall((hts >= lo) & (hts < hi)) for name, lo, hi in SIZE_BUCKETS},
+            **({"by_region": by_group} if by_group else {}),
             "false_obfuscated_share": round(self.false_pixels / max(self.background_pixels, 1), 4),
             "failed": list(self.failed),
         }
@@ -138,12 +155,14 @@ def evaluate(
     mask_for: Callable[[Path], np.ndarray],
     *,
     progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
+    noun: str = "faces",
 ) -> RecallReport:
-    """Score `mask_for(image_path)` (the obfuscated pixels) on every labelled image."""
+    """Score `mask_for(image_path)` (the obfuscated pixels) on every labelled image;
+    `noun` names the labelled things in the summary (``faces``, ``plates``)."""
     root = Path(images_root)
     if not root.is_dir():
         raise PrivisError(f"images folder not found: {root}")
-    report = RecallReport()
+    report = RecallReport(noun=noun)
     names: Iterable[str] = sorted(labels)
     for name in progress(names) if progress else names:
         try:

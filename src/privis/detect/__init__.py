@@ -5,6 +5,7 @@ imported; heavy backends (onnxruntime) load only when a detector is built.
 """
 
 from privis.detect import centerface as _centerface  # noqa: F401  (registers "face-centerface")
+from privis.detect import person as _person  # noqa: F401  (registers "person-mediapipe")
 from privis.detect import plate_text as _plate_text  # noqa: F401  (registers "plate-text")
 from privis.detect import text_pii as _text_pii  # noqa: F401  (registers "text-pii")
 from privis.detect.base import (
@@ -17,7 +18,12 @@ from privis.detect.base import (
 from privis.detect.nms import nms
 
 # What each --targets label runs by default.
-DEFAULT_FOR_LABEL = {"face": "face-centerface", "plate": "plate-text", "text": "text-pii"}
+DEFAULT_FOR_LABEL = {
+    "face": "face-centerface",
+    "plate": "plate-text",
+    "person": "person-mediapipe",
+    "text": "text-pii",
+}
 
 __all__ = [
     "DEFAULT_FOR_LABEL",

@@ -28,7 +28,7 @@ class PlateTextDetector(Detector):
         Smallest box height in pixels.
     max_height : float, default 0.25
         Largest box height as a share of the frame height.
-    min_score : float, default 0.5
+    threshold : float, default 0.5
         PP-OCR's detection score below which a box is dropped.
     """
 
@@ -41,13 +41,13 @@ class PlateTextDetector(Detector):
         max_aspect: float = 8.0,
         min_height: float = 6.0,
         max_height: float = 0.25,
-        min_score: float = 0.5,
+        threshold: float = 0.5,
     ) -> None:
         from privis.text.ocr import RapidOcr
 
         self._ocr = RapidOcr()
         self.min_aspect, self.max_aspect = float(min_aspect), float(max_aspect)
-        self.min_height, self.max_height, self.min_score = float(min_height), float(max_height), float(min_score)
+        self.min_height, self.max_height, self.threshold = float(min_height), float(max_height), float(threshold)
 
     def detect(self, frame: np.ndarray) -> Regions:
         boxes, scores = self._ocr.text_boxes(frame)
@@ -60,7 +60,7 @@ class PlateTextDetector(Detector):
             & (aspect <= self.max_aspect)
             & (h >= self.min_height)
             & (h <= self.max_height * frame.shape[0])
-            & (scores >= self.min_score)
+            & (scores >= self.threshold)
         )
         n = int(keep.sum())
         return Regions(boxes[keep], label=["plate"] * n, score=scores[keep], source=[self.name] * n)

@@ -30,7 +30,7 @@ class TextPiiDetector(Detector):
         Values never reported; words or phrases always reported.
     text_pad : int, default 2
         Pixels added on every side of each box: OCR boxes hug the ink.
-    min_score : float, default 0.0
+    threshold : float, default 0.0
         Entities scored below this are left.
     phone_regions : sequence of str, optional
         Countries whose national phone formats are recognized (default: US, GB).
@@ -49,7 +49,7 @@ class TextPiiDetector(Detector):
         allow: Sequence[str] = (),
         deny: Sequence[str] = (),
         text_pad: int = 2,
-        min_score: float = 0.0,
+        threshold: float = 0.0,
         phone_regions: Sequence[str] | None = None,
         pseudonym_key: bytes | None = None,
     ) -> None:
@@ -60,7 +60,7 @@ class TextPiiDetector(Detector):
         self.entities = None if entities is None else [e.upper() for e in entities]
         find_entities("", self.entities)  # unknown types fail now, not on the first page
         self.allow, self.deny = list(allow), list(deny)
-        self.pad, self.min_score = int(text_pad), float(min_score)
+        self.pad, self.threshold = int(text_pad), float(threshold)
         self.phone_regions = list(PHONE_REGIONS if phone_regions is None else phone_regions)
         self.pseudonym_key = pseudonym_key
 
@@ -78,7 +78,7 @@ class TextPiiDetector(Detector):
             self.entities,
             allow=self.allow,
             deny=self.deny,
-            min_score=self.min_score,
+            min_score=self.threshold,
             phone_regions=self.phone_regions,
         )
         pairs = entity_boxes(words, found, text)

@@ -83,8 +83,9 @@ class Obfuscator(ABC):
             x1, y1, x2, y2 = pixel_bounds(box, width, height)
             if x2 <= x1 or y2 <= y1:
                 continue
-            if regions.mask is not None:
-                mask = regions.mask[i][y1:y2, x1:x2]
+            outline = regions.mask_of(i)
+            if outline is not None:
+                mask = outline[y1:y2, x1:x2]
             elif self.shape == "ellipse":
                 mask = ellipse_mask(box, x1, y1, x2, y2)
             else:

@@ -160,3 +160,12 @@ def test_cli_parses_per_label_settings():
     assert methods == {"face": "blur", "plate": "fill"}
     assert options["shape"] == "box" and options["color"] == {"plate": (255, 0, 255)}
     assert options["strength"] == {"face": 1.0}
+
+
+def test_one_detector_serves_two_threads_at_once(person_detector):
+    from concurrent.futures import ThreadPoolExecutor
+
+    frame = _grey("camera")
+    with ThreadPoolExecutor(2) as pool:
+        found = list(pool.map(person_detector, [frame] * 8))
+    assert all(len(r) == 1 for r in found)

@@ -205,14 +205,16 @@ class Anonymizer:
     Parameters
     ----------
     targets : sequence of str, default ('face',)
-        What to hide; each label runs its default detector (``face`` → CenterFace).
-    method : str, default 'blur'
+        What to hide; each label runs its default detector (``face`` → CenterFace,
+        ``plate`` → PP-OCR text boxes, ``person`` → MediaPipe outlines, ``text`` → OCR + PII).
+    method : str or dict of str to str, default 'blur'
         Obfuscation method: ``blur``, ``pixelate``, ``fill``, ``dp-pixelate`` or any
-        registered name.
+        registered name; or one per label (``{"face": "blur", "plate": "fill"}``, the
+        key ``""`` for labels not named).
     detectors : sequence of callables, optional
         Use these instead of the defaults for `targets`: any ``frame -> Regions``.
-    mask_scale, mask_pad : float
-        Margins, see `Policy`.
+    mask_scale, mask_pad : float or dict of str to float
+        Margins, see `Policy`; per label as a dict.
     audit : AuditLog, optional
         Receives one record per hidden region.
     linger : int, default 10
@@ -227,8 +229,9 @@ class Anonymizer:
         `Detector.single_threaded`); larger frames, whose network runs use the cores
         well and need more memory, one at a time.
     **options
-        Options of the detectors (``threshold``, ``small_faces``...) and of the method
-        (``shape``, ``cell``, ``epsilon``, ``color``...), routed by name.
+        Options of the detectors (``threshold``, ``small_faces``...) and of the methods
+        (``shape``, ``cell``, ``epsilon``, ``color``...), routed by name; a dict value
+        gives one per label (``threshold={"face": 0.2, "plate": 0.6}``).
 
     Examples
     --------

@@ -26,7 +26,9 @@ import functools
 import importlib.util
 import os
 import sys
+import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -145,9 +147,20 @@ class PersonDetector(Detector):
         self.threshold, self.mask_threshold = float(threshold), float(mask_threshold)
         self.roi_scale, self.min_blob, self.nms_iou = float(roi_scale), float(min_blob), float(nms_iou)
         self.threads = int(threads or os.cpu_count() or 1)
-        self._detector = _interpreter(POSE_DETECTOR, self.threads)
-        self._selfie = _interpreter(SELFIE, self.threads)
-        self._landscape = _interpreter(SELFIE_LANDSCAPE, self.threads)
+        self._local = threading.local()
+        self._models()  # a missing model fails here, not on the first frame
+
+    def _models(self) -> SimpleNamespace:
+        """This thread's interpreters: LiteRT's may not run on two threads at once."""
+        models = getattr(self._local, "models", None)
+        if models is None:
+            models = SimpleNamespace(
+                detector=_interpreter(POSE_DETECTOR, self.threads),
+                selfie=_interpreter(SELFIE, self.threads),
+                landscape=_interpreter(SELFIE_LANDSCAPE, self.threads),
+            )
+            self._local.models = models
+        return models
 
     def single_threaded(self) -> PersonDetector:
         return PersonDetector(
@@ -190,7 +203,7 @@ class PersonDetector(Detector):
         top, left = (DETECTOR_SIDE - nh) // 2, (DETECTOR_SIDE - nw) // 2
         x = np.zeros((DETECTOR_SIDE, DETECTOR_SIDE, 3), np.float32)
         x[top : top + nh, left : left + nw] = _resize(frame, nw, nh) / 127.5 - 1
-        outputs = sorted(self._run(self._detector, x), key=lambda t: t.shape[-1])  # scores (…, 1), boxes (…, 12)
+        outputs = sorted(self._run(self._models().detector, x), key=lambda t: t.shape[-1])  # scores (…, 1), boxes (…, 12)
         logits, raw = outputs[0][0, :, 0], outputs[1][0]
         score = 1 / (1 + np.exp(-np.clip(logits.astype(np.float64), -80, 80)))
         keep = np.flatnonzero(score >= self.threshold)
@@ -220,7 +233,7 @@ class PersonDetector(Detector):
             return None
         crop = np.zeros((side, side, 3), np.uint8)
         crop[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1] = frame[cy1:cy2, cx1:cx2]
-        prob = self._segment(self._selfie, crop)
+        prob = self._segment(self._models().selfie, crop)
         inside = _resize(prob, side, side)[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1] > self.mask_threshold
         if not inside.any():
             return None
@@ -235,7 +248,8 @@ class PersonDetector(Detector):
         import cv2
 
         h, w = frame.shape[:2]
-        model = self._landscape if w > h else self._selfie
+        models = self._models()
+        model = models.landscape if w > h else models.selfie
         prob = _resize(self._segment(model, frame), w, h)
         fg = (prob > self.mask_threshold) & ~covered
         least = self.min_blob * h * w

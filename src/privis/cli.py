@@ -652,12 +652,62 @@ def stream(
         bool, typer.Option("--as-fast-as-possible", help="Files: do not pace to real time (no frame is dropped).")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the counts on stdout.")] = False,
+    count: Annotated[
+        bool, typer.Option("--count", help="Count people crossing --line and standing in --zone; adds person.")
+    ] = False,
+    line: Annotated[
+        list[str] | None, typer.Option("--line", help="[NAME=]x1,y1,x2,y2 in pixels; repeatable (README).")
+    ] = None,
+    zone: Annotated[
+        list[str] | None, typer.Option("--zone", help="[NAME=]x1,y1,x2,y2,x3,y3,... polygon in pixels; repeatable.")
+    ] = None,
+    count_config: Annotated[
+        Path | None, typer.Option("--count-config", help="YAML or JSON file with lines, zones, bucket_seconds.")
+    ] = None,
+    bucket: Annotated[
+        float | None, typer.Option("--bucket", min=1.0, help="Seconds per published aggregate (default 60).")
+    ] = None,
+    anchor: Annotated[
+        str | None, typer.Option("--anchor", help="Point of a person that counts: bottom (feet, default) or center.")
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="SQLite database for the counts (default: privis-counts.sqlite).")
+    ] = None,
+    jsonl: Annotated[Path | None, typer.Option("--jsonl", help="Also append one JSON line per bucket here.")] = None,
+    metrics: Annotated[
+        str | None, typer.Option("--metrics", help="HOST:PORT to serve the last bucket as Prometheus /metrics.")
+    ] = None,
+    epsilon_per_day: Annotated[
+        float | None,
+        typer.Option("--epsilon-per-day", min=1e-6, help="Release counts with differential privacy: ε per UTC day."),
+    ] = None,
+    dp_epsilon: Annotated[
+        float | None,
+        typer.Option(
+            "--dp-epsilon-per-release", min=1e-9, help="ε one bucket may spend (default: the day's / buckets)."
+        ),
+    ] = None,
+    dp_mechanism: Annotated[
+        str, typer.Option("--dp-mechanism", help="laplace (pure ε) or gaussian (zCDP, compared at --dp-delta).")
+    ] = "laplace",
+    dp_delta: Annotated[float, typer.Option("--dp-delta", min=1e-12, max=0.5, help="gaussian: δ.")] = 1e-6,
 ) -> None:
-    """Anonymize a live source. No frame is written anywhere unless --serve or --record names a sink."""
+    """Anonymize a live source. No frame is written anywhere unless --serve or --record names a sink.
+
+    With --count, only aggregates per time bucket leave: into --db (default), --jsonl or --metrics.
+    """
     from privis.auditlog import AuditLog
     from privis.pipeline import Anonymizer, defaults_for
 
     where = _host_port(serve) if serve else None
+    publisher = None
+    if count or line or zone or count_config:
+        if "person" not in _listed(targets):
+            targets = ",".join([*_listed(targets), "person"])
+        publisher = _count_publisher(
+            source, line or [], zone or [], count_config, bucket, anchor, db, jsonl, metrics,
+            epsilon_per_day, dp_epsilon, dp_mechanism, dp_delta,
+        )  # fmt: skip
     methods, method_opts = _per_label_methods(
         method, targets, shape=shape, fill_color=fill_color, cell=cell, blur_strength=blur_strength,
         epsilon=epsilon, dp_cell=dp_cell, dp_m=dp_m, dp_refresh=dp_refresh, dp_track_budget=dp_track_budget,
@@ -686,6 +736,14 @@ def stream(
         if url and not as_json:
             typer.echo(f"serving {url} (Ctrl-C to stop)", err=True)
 
+    counting: dict[str, Any] = {}
+    if publisher is not None:
+        from privis.analytics.publish import draw_counting
+
+        counting = {
+            "observe": lambda frame, regions: publisher.observe(frame.seconds, regions),
+            "overlay": lambda rgb: draw_counting(rgb, publisher.config),
+        }
     try:
         report = anonymizer.stream(
             source,
@@ -696,10 +754,14 @@ def stream(
             max_frames=max_frames,
             max_seconds=seconds,
             on_ready=ready,
+            **counting,
         )
     finally:
         if anonymizer.audit is not None:
             anonymizer.audit.close()
+        totals = publisher.close() if publisher is not None else None
+    if totals is not None:
+        report["counts"] = totals
     if as_json:
         typer.echo(json.dumps(report))
     else:
@@ -708,6 +770,85 @@ def stream(
             f"{report['fps']} fps, {report['regions']} region(s) hidden",
             err=True,
         )
+        if totals is not None:
+            typer.echo(_counts_text(totals), err=True)
+
+
+DEFAULT_COUNTS_DB = "privis-counts.sqlite"
+
+
+def _count_publisher(
+    source, lines, zones, config_file, bucket, anchor, db, jsonl, metrics, epsilon_per_day, dp_epsilon, mechanism, delta
+):  # noqa: ANN001, ANN202 - the stream command's own flags
+    """The counter, DP releaser and sinks that `stream --count` feeds."""
+    from privis.analytics.counting import count_config
+    from privis.analytics.dp import DpReleaser
+    from privis.analytics.publish import CountPublisher
+    from privis.analytics.sinks import open_sinks
+
+    config = count_config(lines, zones, config_file=config_file, bucket_seconds=bucket, anchor=anchor)
+    if dp_epsilon is not None and epsilon_per_day is None:
+        raise PrivisError("--dp-epsilon-per-release needs --epsilon-per-day (the budget it is taken from)")
+    if db is None and jsonl is None and metrics is None:
+        db = Path(DEFAULT_COUNTS_DB)
+    sinks = open_sinks(db, jsonl, _host_port(metrics) if metrics else None)
+    releaser = None
+    if epsilon_per_day is not None:
+        ledger = next((s for s in sinks if hasattr(s, "charge")), None)
+        releaser = DpReleaser(
+            epsilon_per_day, epsilon_per_release=dp_epsilon, mechanism=mechanism, delta=delta,
+            bucket_seconds=config.bucket_seconds, lines=len(config.lines), zones=len(config.zones), ledger=ledger,
+        )  # fmt: skip
+    return CountPublisher(config, sinks, releaser=releaser, source=source)
+
+
+def _counts_text(totals: dict[str, Any]) -> str:
+    """The published totals in a few lines."""
+    parts = [f"line {n}: {v.get('forward', 0):g} forward, {v.get('backward', 0):g} backward"
+             for n, v in totals["lines"].items()]  # fmt: skip
+    parts += [f"zone {n}: at most {v.get('max_occupancy', 0):g} at once, {v.get('entries', 0):g} entries"
+              for n, v in totals["zones"].items()]  # fmt: skip
+    dp = " (differentially private)" if "dp" in totals else ""
+    return f"{totals['buckets']} bucket(s) published{dp}, {totals['refused']} refused; " + "; ".join(parts)
+
+
+@app.command("counts")
+@_guard
+def counts(
+    db: Annotated[Path, typer.Option("--db", help="The counts database `privis stream --count` wrote.")] = Path(
+        "privis-counts.sqlite"
+    ),
+    since: Annotated[str | None, typer.Option("--since", help="Only buckets from this ISO time on.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Only buckets before this ISO time.")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only this camera or file.")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write every row as CSV here.")] = None,
+    png: Annotated[Path | None, typer.Option("--png", help="Write a chart of counts over time here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the totals as one JSON object.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing --csv / --png files.")] = False,
+) -> None:
+    """Totals, CSV and a chart from a counts database (only what was published: DP values when DP was on)."""
+    from privis.analytics.report import load_counts, plot_counts, totals, write_csv
+
+    for target in (csv_out, png):
+        if target is not None and target.exists() and not overwrite:
+            raise PrivisError(f"{target} exists; pass --overwrite to replace it")
+    rows, budget = load_counts(db, since=since, until=until, source=source)
+    summary = {"db": str(db), **totals(rows), **budget}
+    if csv_out is not None:
+        write_csv(rows, csv_out)
+    if png is not None:
+        plot_counts(rows, png)
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(f"{summary['buckets']} bucket(s) from {summary['from']} to {summary['to']}"
+               + (" (differentially private)" if summary["dp"] else ""))  # fmt: skip
+    for name, per in summary["lines"].items():
+        typer.echo(f"line {name}: {per['forward']} forward, {per['backward']} backward")
+    for name, per in summary["zones"].items():
+        typer.echo(f"zone {name}: " + ", ".join(f"{k} {v}" for k, v in per.items()))
+    if summary["refused"]:
+        typer.echo(f"{summary['refused']} bucket(s) refused: the day's privacy budget was spent")
 
 
 @eval_app.command("text")

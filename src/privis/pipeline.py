@@ -409,7 +409,12 @@ class Anonymizer:
         return regions._with_boxes(unrotate_boxes(regions.xyxy, k, *frame.shape[:2]))
 
     def frames(
-        self, frames: Iterable[Frame], *, name: str = "<video>", lookahead: int | None = None
+        self,
+        frames: Iterable[Frame],
+        *,
+        name: str = "<video>",
+        lookahead: int | None = None,
+        observe: Callable[[Frame, Regions], None] | None = None,
     ) -> Iterator[tuple[Frame, np.ndarray]]:
         """Anonymize a sequence of video frames, yielding ``(frame, pixels)`` in order.
 
@@ -417,6 +422,8 @@ class Anonymizer:
         `detect_every`-th frame, and up to `lookahead` frames are held back so that a
         face first detected on frame t is hidden on the frames before t as well. A
         frame whose detection fails is yielded black and logged (fail closed).
+        `observe` receives each frame's tracked regions (track ids, no pixels), e.g.
+        for counting.
         """
         tracker = Tracker(linger=self.linger)
         pending: deque[_Pending] = deque()
@@ -426,6 +433,8 @@ class Anonymizer:
         try:
             for frame, found, failure in self._detections(frames):
                 tracked = tracker.update(found)
+                if observe is not None:
+                    observe(frame, tracked)
                 if ahead and len(tracked) and tracked.data["born"].any():
                     born = tracked[tracked.data["born"]]
                     born = born.without_masks()  # an outline belongs to its own frame; earlier ones get the box
@@ -614,6 +623,8 @@ class Anonymizer:
         max_seconds: float | None = None,
         on_ready: Callable[[str], None] | None = None,
         on_frame: Callable[[], None] | None = None,
+        observe: Callable[[Frame, Regions], None] | None = None,
+        overlay: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> dict[str, Any]:
         """Anonymize a live source; frames go only to the sinks named, none are stored otherwise.
 
@@ -622,6 +633,8 @@ class Anonymizer:
         the previous one is still being processed are dropped and counted. Stops at
         the end of the source, after `max_frames` or `max_seconds`, or on Ctrl-C.
         Returns counts: frames processed and dropped, seconds, frames per second.
+        `observe` gets each frame's tracked regions (counting); `overlay` draws on the
+        anonymized frame before it is served or recorded.
         """
         import time
 
@@ -636,7 +649,9 @@ class Anonymizer:
                 if on_ready:
                     on_ready(server.url if server else "")
                 try:
-                    for frame, out in self.frames(live, name=source, lookahead=0):
+                    for frame, out in self.frames(live, name=source, lookahead=0, observe=observe):
+                        if overlay is not None and (server or recorder):
+                            out = overlay(out)
                         if server:
                             server.publish(out)
                         if recorder:

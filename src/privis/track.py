@@ -96,7 +96,7 @@ class Tracker:
 
         Returns the regions to hide on this frame: matched detections (with their
         track ids) and the predicted boxes of lingering tracks. ``data["born"]`` is
-        True for tracks that start on this frame.
+        True for tracks that start on this frame, ``data["seen"]`` for those detected on it.
         """
         self.frame += 1
         for t in self.tracks:  # predict
@@ -177,5 +177,8 @@ class Tracker:
             score=[t.score for t in self.tracks],
             track_id=[t.id for t in self.tracks],
             mask=masks if any(m is not None for m in masks) else None,
-            data={"born": np.array([t.born == self.frame for t in self.tracks], bool)},
+            data={
+                "born": np.array([t.born == self.frame for t in self.tracks], bool),
+                "seen": np.array([t.coasted == 0 for t in self.tracks], bool),
+            },
         )

@@ -28,8 +28,8 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -203,7 +203,9 @@ class PersonDetector(Detector):
         top, left = (DETECTOR_SIDE - nh) // 2, (DETECTOR_SIDE - nw) // 2
         x = np.zeros((DETECTOR_SIDE, DETECTOR_SIDE, 3), np.float32)
         x[top : top + nh, left : left + nw] = _resize(frame, nw, nh) / 127.5 - 1
-        outputs = sorted(self._run(self._models().detector, x), key=lambda t: t.shape[-1])  # scores (…, 1), boxes (…, 12)
+        outputs = sorted(
+            self._run(self._models().detector, x), key=lambda t: t.shape[-1]
+        )  # scores (…, 1), boxes (…, 12)
         logits, raw = outputs[0][0, :, 0], outputs[1][0]
         score = 1 / (1 + np.exp(-np.clip(logits.astype(np.float64), -80, 80)))
         keep = np.flatnonzero(score >= self.threshold)

@@ -1,0 +1,1 @@
+"""Analytics that keep no frame: people counts from tracks, released raw or with differential privacy."""

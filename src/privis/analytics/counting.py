@@ -1,0 +1,393 @@
+"""People counting from person tracks: line crossings per direction, zone occupancy and dwell time.
+
+A camera becomes numbers: `PeopleCounter` takes each frame's tracked person regions
+(the person detector plus `Tracker`) and keeps, per time bucket, how many tracks crossed
+each line in each direction, how many stood in each zone (most at once, on average),
+how many entered it and how long the ones that left had stayed. Buckets hold each
+track's contribution, not only the sums, so that `privis.analytics.dp` can bound what
+one person adds before it adds noise. Nothing here holds a pixel.
+
+Examples
+--------
+>>> from datetime import datetime, timezone
+>>> from privis.regions import Regions
+>>> config = CountConfig(lines=(parse_line("door=100,0,100,200"),), bucket_seconds=60)
+>>> counter = PeopleCounter(config, start=datetime(2026, 1, 1, tzinfo=timezone.utc))
+>>> for t, x in enumerate([60, 80, 95, 110, 130]):   # one person walking left to right
+...     _ = counter.update(float(t), Regions([[x - 10, 50, x + 10, 150]], label=["person"], track_id=[1]))
+>>> [b.totals()["lines"] for b in counter.close()]
+[{'door': {'forward': 1, 'backward': 0}}]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from privis.errors import PrivisError
+from privis.regions import Regions
+
+ANCHORS = ("bottom", "center")
+
+
+@dataclass(frozen=True)
+class Line:
+    """A counting line from (x1, y1) to (x2, y2) in image pixels (y down).
+
+    ``forward`` is a crossing in the direction of the vector (y2 - y1, x1 - x2): for a
+    line drawn from top to bottom, from left to right.
+    """
+
+    name: str
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    def __post_init__(self) -> None:
+        if self.length == 0:
+            raise PrivisError(f"line {self.name!r} has no length: its two ends are the same point")
+
+    @property
+    def length(self) -> float:
+        return math.hypot(self.x2 - self.x1, self.y2 - self.y1)
+
+    def signed_distance(self, points: np.ndarray) -> np.ndarray:
+        """Distance of each (x, y) point from the line, positive on the forward side."""
+        normal = np.array([self.y2 - self.y1, self.x1 - self.x2]) / self.length
+        return (np.asarray(points, float) - [self.x1, self.y1]) @ normal
+
+    def along(self, points: np.ndarray) -> np.ndarray:
+        """Position of each point's projection along the line, 0 at its start and `length` at its end."""
+        direction = np.array([self.x2 - self.x1, self.y2 - self.y1]) / self.length
+        return (np.asarray(points, float) - [self.x1, self.y1]) @ direction
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A polygon of three or more (x, y) vertices in image pixels."""
+
+    name: str
+    points: tuple[tuple[float, float], ...]
+
+    def __post_init__(self) -> None:
+        if len(self.points) < 3:
+            raise PrivisError(f"zone {self.name!r} needs at least 3 points, got {len(self.points)}")
+
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        """Whether each (x, y) point lies inside the polygon (even-odd rule)."""
+        pts = np.asarray(points, float).reshape(-1, 2)
+        poly = np.asarray(self.points, float)
+        x, y = pts[:, :1], pts[:, 1:]
+        xa, ya = poly[:, 0], poly[:, 1]
+        xb, yb = np.roll(xa, -1), np.roll(ya, -1)
+        straddles = (ya > y) != (yb > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cross_x = xa + (y - ya) * (xb - xa) / (yb - ya)
+        return ((straddles & (x < cross_x)).sum(axis=1) % 2).astype(bool)
+
+
+@dataclass(frozen=True)
+class CountConfig:
+    """What to count and how.
+
+    Parameters
+    ----------
+    lines, zones : tuple of `Line` and `Zone`
+    bucket_seconds : float, default 60
+        Length of one time bucket; only aggregates per bucket leave the counter.
+    anchor : {'bottom', 'center'}, default 'bottom'
+        The point of a person that is counted: the middle of the box's bottom edge (the
+        feet, on the floor) or the box's centre (cameras that see people from above).
+    hysteresis : float, default 10
+        Pixels a person must move beyond a line before a crossing counts, so that
+        someone standing on it is not counted back and forth.
+    """
+
+    lines: tuple[Line, ...] = ()
+    zones: tuple[Zone, ...] = ()
+    bucket_seconds: float = 60.0
+    anchor: str = "bottom"
+    hysteresis: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.lines and not self.zones:
+            raise PrivisError("nothing to count: give at least one --line or --zone (or a --count-config file)")
+        names = [x.name for x in (*self.lines, *self.zones)]
+        if len(set(names)) != len(names):
+            raise PrivisError(f"line and zone names must differ, got {names}")
+        if not self.bucket_seconds > 0:
+            raise PrivisError(f"bucket must be > 0 seconds, got {self.bucket_seconds}")
+        if self.anchor not in ANCHORS:
+            raise PrivisError(f"anchor must be one of {ANCHORS}, got {self.anchor!r}")
+        if self.hysteresis < 0:
+            raise PrivisError(f"hysteresis must be >= 0, got {self.hysteresis}")
+
+
+def _numbers(text: str, what: str) -> tuple[str | None, list[float]]:
+    name, _, values = text.rpartition("=")
+    try:
+        numbers = [float(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        raise PrivisError(f"{what} {text!r}: expected [NAME=]x1,y1,x2,y2,... in pixels") from None
+    return (name.strip() or None), numbers
+
+
+def parse_line(text: str, default_name: str = "line") -> Line:
+    """``"x1,y1,x2,y2"`` or ``"NAME=x1,y1,x2,y2"`` (pixels) as a `Line`.
+
+    >>> parse_line("door=10,0,10,100")
+    Line(name='door', x1=10.0, y1=0.0, x2=10.0, y2=100.0)
+    """
+    name, v = _numbers(text, "--line")
+    if len(v) != 4:
+        raise PrivisError(f"--line {text!r}: expected 4 numbers x1,y1,x2,y2, got {len(v)}")
+    return Line(name or default_name, *v)
+
+
+def parse_zone(text: str, default_name: str = "zone") -> Zone:
+    """``"x1,y1,x2,y2,x3,y3,..."`` or ``"NAME=..."`` (pixels) as a `Zone`."""
+    name, v = _numbers(text, "--zone")
+    if len(v) < 6 or len(v) % 2:
+        raise PrivisError(f"--zone {text!r}: expected an even count of at least 6 numbers, got {len(v)}")
+    return Zone(name or default_name, tuple(zip(v[::2], v[1::2], strict=True)))
+
+
+def _unique(names: Iterable[str | None], base: str) -> list[str]:
+    """Unnamed items get `base`, then `base2`, `base3`... (`--line` alone is named ``line``)."""
+    out: list[str] = []
+    for name in names:
+        if name is None:
+            name, k = base, 1
+            while name in out:
+                k += 1
+                name = f"{base}{k}"
+        out.append(name)
+    return out
+
+
+def count_config(
+    lines: Sequence[str] = (),
+    zones: Sequence[str] = (),
+    *,
+    config_file: str | Path | None = None,
+    bucket_seconds: float | None = None,
+    anchor: str | None = None,
+) -> CountConfig:
+    """A `CountConfig` from command-line strings and/or a YAML or JSON file; flags win over the file.
+
+    The file holds ``lines`` and ``zones`` as mappings of name to coordinates
+    (``{"lines": {"door": [x1, y1, x2, y2]}, "zones": {"till": [[x, y], ...]}}``), and
+    optionally ``bucket_seconds`` and ``anchor``.
+    """
+    settings: dict[str, Any] = {}
+    file_lines: list[Line] = []
+    file_zones: list[Zone] = []
+    if config_file is not None:
+        data = _read_config(Path(config_file))
+        for name, coords in (data.get("lines") or {}).items():
+            flat = np.asarray(coords, float).ravel().tolist()
+            file_lines.append(parse_line(f"{name}=" + ",".join(map(str, flat))))
+        for name, coords in (data.get("zones") or {}).items():
+            flat = np.asarray(coords, float).ravel().tolist()
+            file_zones.append(parse_zone(f"{name}=" + ",".join(map(str, flat))))
+        settings = {k: data[k] for k in ("bucket_seconds", "anchor", "hysteresis") if k in data}
+    parsed_lines = [(_numbers(t, "--line")[0], t) for t in lines]
+    parsed_zones = [(_numbers(t, "--zone")[0], t) for t in zones]
+    line_names = _unique([n for n, _ in parsed_lines], "line")
+    zone_names = _unique([n for n, _ in parsed_zones], "zone")
+    flag_lines = [parse_line(t, default_name=n) for n, (_, t) in zip(line_names, parsed_lines, strict=True)]
+    flag_zones = [parse_zone(t, default_name=n) for n, (_, t) in zip(zone_names, parsed_zones, strict=True)]
+    if bucket_seconds is not None:
+        settings["bucket_seconds"] = bucket_seconds
+    if anchor is not None:
+        settings["anchor"] = anchor
+    by_name = {x.name: x for x in file_lines} | {x.name: x for x in flag_lines}
+    zones_by_name = {x.name: x for x in file_zones} | {x.name: x for x in flag_zones}
+    return CountConfig(lines=tuple(by_name.values()), zones=tuple(zones_by_name.values()), **settings)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise PrivisError(f"count config not found: {path}")
+    text = path.read_text()
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:  # noqa: BLE001 - any parse error is the user's file
+        raise PrivisError(f"{path}: not valid YAML or JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise PrivisError(f"{path}: expected a mapping with 'lines' and/or 'zones'")
+    return data
+
+
+@dataclass
+class Bucket:
+    """What happened in one time bucket, with each track's share kept for bounding.
+
+    `crossings[line][direction][track]` counts that track's crossings; `present[zone]`
+    holds per frame how many people stood in the zone; `entries[zone]` the tracks that
+    entered; `dwells[zone]` the stays (track, seconds) that ended in this bucket.
+    """
+
+    start: datetime
+    seconds: float
+    complete: bool = True
+    frames: int = 0
+    crossings: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)
+    present: dict[str, list[int]] = field(default_factory=dict)
+    entries: dict[str, set[int]] = field(default_factory=dict)
+    dwells: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=self.seconds)
+
+    def totals(self) -> dict[str, Any]:
+        """The bucket's raw aggregates (no noise): per line forward/backward, per zone occupancy and dwell."""
+        lines = {
+            name: {d: int(sum(per_track.values())) for d, per_track in directions.items()}
+            for name, directions in self.crossings.items()
+        }
+        zones = {}
+        for name, counts in self.present.items():
+            stays = [s for _, s in self.dwells.get(name, [])]
+            zones[name] = {
+                "max_occupancy": int(max(counts, default=0)),
+                "mean_occupancy": round(float(np.mean(counts)), 4) if counts else 0.0,
+                "entries": len(self.entries.get(name, ())),
+                "dwell_count": len(stays),
+                "dwell_seconds": round(float(sum(stays)), 3),
+            }
+        return {"lines": lines, "zones": zones}
+
+
+class PeopleCounter:
+    """Turns per-frame person tracks into per-bucket counts; holds no pixels.
+
+    Parameters
+    ----------
+    config : CountConfig
+    start : datetime, optional
+        Wall-clock time of the stream's time 0 (default: now, UTC); buckets are aligned
+        to multiples of the bucket length since the epoch.
+    label : str, default 'person'
+        Which regions are people.
+    """
+
+    def __init__(self, config: CountConfig, *, start: datetime | None = None, label: str = "person") -> None:
+        self.config = config
+        self.start = (start or datetime.now(UTC)).astimezone(UTC)
+        self.label = label
+        self._bucket: Bucket | None = None
+        self._side: dict[tuple[int, str], int] = {}  # (track, line) -> last definite side, -1 or +1
+        self._inside: dict[tuple[int, str], float] = {}  # (track, zone) -> time it entered
+        self._last_seen: dict[int, float] = {}
+        self.frames = 0
+
+    def update(self, seconds: float, regions: Regions) -> list[Bucket]:
+        """Take one frame's tracked regions at stream time `seconds`; returns the buckets it completed."""
+        done = self._roll(seconds)
+        bucket = self._bucket
+        assert bucket is not None
+        bucket.frames += 1
+        self.frames += 1
+        people = regions[regions.label.astype(str) == self.label] if len(regions) else regions
+        ids = people.track_id if people.track_id is not None else np.arange(len(people))
+        seen = people.data.get("seen", np.ones(len(people), bool)) if len(people) else np.zeros(0, bool)
+        points = self._anchors(people)
+        for line in self.config.lines:
+            self._cross(line, ids[seen], points[seen], bucket)
+        present_ids = {int(i) for i in ids}
+        for zone in self.config.zones:
+            inside = zone.contains(points) if len(points) else np.zeros(0, bool)
+            bucket.present.setdefault(zone.name, []).append(int(inside.sum()))
+            now_in = {int(i) for i in ids[inside]}
+            for track in now_in:
+                if (track, zone.name) not in self._inside:
+                    self._inside[(track, zone.name)] = seconds
+                    bucket.entries.setdefault(zone.name, set()).add(track)
+            for key in [k for k in self._inside if k[1] == zone.name and k[0] not in now_in]:
+                entered = self._inside.pop(key)
+                left = seconds if key[0] in present_ids else self._last_seen.get(key[0], seconds)
+                bucket.dwells.setdefault(zone.name, []).append((key[0], max(left - entered, 0.0)))
+        for track in present_ids:
+            self._last_seen[track] = seconds
+        gone = set(self._last_seen) - present_ids
+        for track in gone:  # the tracker gave up on it: forget its line sides
+            del self._last_seen[track]
+            for line in self.config.lines:
+                self._side.pop((track, line.name), None)
+        return done
+
+    def close(self, seconds: float | None = None) -> list[Bucket]:
+        """End of the stream: stays still open end now, and the last (partial) bucket is returned."""
+        bucket = self._bucket
+        if bucket is None:
+            return []
+        now = seconds if seconds is not None else max(self._last_seen.values(), default=0.0)
+        for (track, zone), entered in list(self._inside.items()):
+            bucket.dwells.setdefault(zone, []).append((track, max(now - entered, 0.0)))
+        self._inside.clear()
+        bucket.complete = (self.start + timedelta(seconds=now)) >= bucket.end
+        self._bucket = None
+        return [bucket]
+
+    def _roll(self, seconds: float) -> list[Bucket]:
+        """Start the bucket `seconds` falls in; the finished ones are returned."""
+        size = self.config.bucket_seconds
+        at = self.start + timedelta(seconds=seconds)
+        index = math.floor(at.timestamp() / size)
+        start = datetime.fromtimestamp(index * size, UTC)
+        done = []
+        if self._bucket is not None and self._bucket.start != start:
+            done.append(self._bucket)
+            self._bucket = None
+        if self._bucket is None:
+            self._bucket = self._empty(start)
+        return done
+
+    def _empty(self, start: datetime) -> Bucket:
+        bucket = Bucket(start=start, seconds=self.config.bucket_seconds)
+        for line in self.config.lines:
+            bucket.crossings[line.name] = {"forward": {}, "backward": {}}
+        for zone in self.config.zones:
+            bucket.present[zone.name] = []
+            bucket.entries[zone.name] = set()
+            bucket.dwells[zone.name] = []
+        return bucket
+
+    def _anchors(self, people: Regions) -> np.ndarray:
+        if not len(people):
+            return np.zeros((0, 2))
+        b = people.xyxy.astype(float)
+        y = b[:, 3] if self.config.anchor == "bottom" else (b[:, 1] + b[:, 3]) / 2
+        return np.stack([(b[:, 0] + b[:, 2]) / 2, y], axis=1)
+
+    def _cross(self, line: Line, ids: np.ndarray, points: np.ndarray, bucket: Bucket) -> None:
+        if not len(points):
+            return
+        h = self.config.hysteresis
+        dist, along = line.signed_distance(points), line.along(points)
+        for track, d, a in zip(ids.tolist(), dist, along, strict=True):
+            if abs(d) < max(h, 1e-9):
+                continue  # on the line: not yet on either side
+            side = 1 if d > 0 else -1
+            key = (int(track), line.name)
+            before = self._side.get(key)
+            self._side[key] = side
+            if before is None or before == side or not (-h <= a <= line.length + h):
+                continue
+            per_track = bucket.crossings[line.name]["forward" if side > 0 else "backward"]
+            per_track[key[0]] = per_track.get(key[0], 0) + 1

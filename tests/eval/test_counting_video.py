@@ -1,0 +1,73 @@
+"""Issue 7 on intel_one-by-one-person-detection.mp4: people counted across a line, and no frame kept.
+
+My own count, made by watching the video (every 10th frame tiled into contact sheets,
+then the frames around each arrival and departure one by one): six people, one at a
+time. Each comes in from the bottom edge left of centre, walks up to the table in the
+middle, reads, then turns and walks out past the right of the table towards the
+bottom-right corner:
+
+1. a woman in a grey cardigan, fair hair (frames ~60-195, leaves ~185-195)
+2. a man in black (~230-450, leaves ~435-450)
+3. a woman with long fair hair, black top (~510-695, leaves ~685-695)
+4. a man in a black T-shirt (~750-870, leaves ~855-870)
+5. a woman with dark hair, grey top (~940-1200, leaves ~1185-1200)
+6. a man in a grey shirt (~1240-1390, leaves ~1350-1390)
+
+A vertical line at x = 560, drawn top to bottom, lies between the table and the exit,
+so each of the six crosses it once, left to right (forward), and nobody crosses back.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+VIDEO = "videos/intel_one-by-one-person-detection.mp4"
+MY_COUNT = 6
+MEDIA_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".mp4", ".mkv", ".avi",
+                  ".mov", ".webm", ".h264", ".y4m", ".raw", ".ppm", ".npy"}  # fmt: skip
+
+
+def _files(root: Path) -> dict[Path, float]:
+    return {p: p.stat().st_mtime for p in root.rglob("*") if p.is_file()}
+
+
+def _is_media(path: Path) -> bool:
+    if path.suffix.lower() in MEDIA_SUFFIXES:
+        return True
+    try:
+        with Image.open(path):
+            return True
+    except Exception:  # noqa: BLE001 - not an image, which is the point
+        pass
+    head = path.read_bytes()[:12]
+    return head[4:8] == b"ftyp" or head.startswith(b"\x1aE\xdf\xa3")  # MP4/MOV or Matroska/WebM
+
+
+def test_stream_counts_the_people_crossing_a_line_and_writes_no_frame(data_root, tmp_path):
+    work, tmp = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    tmp.mkdir()
+    before = {**_files(work), **_files(tmp)}
+    env = {**os.environ, "TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)}
+    cmd = [sys.executable, "-m", "privis.cli", "stream", str(data_root / VIDEO), "--count",
+           "--line", "exit=560,0,560,432", "--as-fast-as-possible", "--json"]  # fmt: skip
+    res = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["frames"] == 1394 and report["dropped"] == 0
+    crossings = report["counts"]["lines"]["exit"]
+    assert abs(crossings["forward"] - MY_COUNT) <= 1 and crossings["backward"] <= 1, crossings
+
+    after = {**_files(work), **_files(tmp)}
+    new = [p for p in after if p not in before or after[p] != before.get(p)]
+    assert [p.name for p in new] == ["privis-counts.sqlite"], new
+    assert not [p for p in new if _is_media(p)]
+
+    counts = subprocess.run([sys.executable, "-m", "privis.cli", "counts", "--json"], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert counts.returncode == 0, counts.stderr
+    assert json.loads(counts.stdout)["lines"] == {"exit": crossings}

@@ -1,0 +1,262 @@
+"""People counting (lines, zones, buckets), DP releases and their budget, the sinks and `privis counts`."""
+
+import json
+import math
+import urllib.request
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from privis.analytics.counting import CountConfig, PeopleCounter, count_config, parse_line, parse_zone
+from privis.analytics.dp import BudgetExceededError, DpReleaser, raw_values
+from privis.analytics.publish import CountPublisher
+from privis.analytics.sinks import JsonlSink, SqliteSink
+from privis.cli import app
+from privis.errors import PrivisError
+from privis.regions import Regions
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def person(track, cx, cy, *, seen=True, w=20, h=40):
+    """A tracked person whose box's bottom centre is (cx, cy)."""
+    return Regions([[cx - w / 2, cy - h, cx + w / 2, cy]], label=["person"], track_id=[track], data={"seen": [seen]})
+
+
+def walk(counter, track, points, t0=0.0, **kw):
+    for k, (x, y) in enumerate(points):
+        counter.update(t0 + k, person(track, x, y, **kw))
+
+
+def totals(counter):
+    (bucket,) = counter.close()
+    return bucket.totals()
+
+
+def counter_for(*lines, zones=(), **kw):
+    config = CountConfig(lines=tuple(parse_line(x) for x in lines), zones=tuple(parse_zone(z) for z in zones), **kw)
+    return PeopleCounter(config, start=T0)
+
+
+def test_forward_is_left_to_right_for_a_line_drawn_top_to_bottom():
+    counter = counter_for("door=100,0,100,200")
+    walk(counter, 1, [(50, 150), (80, 150), (120, 150), (150, 150)])  # left to right
+    walk(counter, 2, [(150, 150), (120, 150), (80, 150), (50, 150)], t0=10)  # right to left
+    assert totals(counter)["lines"] == {"door": {"forward": 1, "backward": 1}}
+
+
+def test_forward_is_upwards_for_a_line_drawn_left_to_right():
+    counter = counter_for("0,100,200,100")  # unnamed: "line"; forward = (y2-y1, x1-x2) = (0, -200): up
+    walk(counter, 1, [(100, 150), (100, 120), (100, 80), (100, 50)])
+    assert totals(counter)["lines"] == {"line": {"forward": 1, "backward": 0}}
+
+
+def test_swaying_on_the_line_is_not_a_crossing_and_only_seen_positions_count():
+    counter = counter_for("door=100,0,100,200")
+    walk(counter, 1, [(70, 150), (95, 150), (104, 150), (96, 150), (105, 150), (92, 150)])  # within 10 px
+    walk(counter, 2, [(50, 150), (150, 150)], t0=10, seen=False)  # predicted by the tracker, not seen
+    assert totals(counter)["lines"]["door"] == {"forward": 0, "backward": 0}
+
+
+def test_passing_beside_the_line_segment_is_not_a_crossing():
+    counter = counter_for("door=100,0,100,100")
+    walk(counter, 1, [(50, 180), (150, 180)])  # below the segment's end
+    assert totals(counter)["lines"]["door"] == {"forward": 0, "backward": 0}
+
+
+def test_zone_occupancy_entries_and_dwell():
+    counter = counter_for(zones=["till=0,0,100,0,100,100,0,100"])
+    for t in range(10):  # track 1 inside from t=0 to t=5; track 2 inside t=3..9
+        regions = []
+        if t <= 5:
+            regions.append(person(1, 50, 50))
+        else:
+            regions.append(person(1, 300, 50))
+        if t >= 3:
+            regions.append(person(2, 60, 60))
+        counter.update(float(t), Regions.merge(regions))
+    zone = totals(counter)["zones"]["till"]
+    assert zone["max_occupancy"] == 2 and zone["entries"] == 2
+    assert zone["dwell_count"] == 2 and zone["dwell_seconds"] == pytest.approx(6.0 + 6.0)
+    assert zone["mean_occupancy"] == pytest.approx((4 * 1 + 3 * 2 + 3 * 1) / 10)
+
+
+def test_buckets_roll_over_with_stream_time():
+    counter = counter_for("door=100,0,100,200", bucket_seconds=10)
+    done = []
+    for t, x in enumerate([50, 150, 150, 150, 150, 150, 150, 150, 150, 150, 150, 50]):
+        done += counter.update(float(t), person(1, x, 150))
+    done += counter.close()
+    assert [b.start for b in done] == [T0, T0 + timedelta(seconds=10)]
+    assert [b.totals()["lines"]["door"] for b in done] == [{"forward": 1, "backward": 0}, {"forward": 0, "backward": 1}]
+    assert done[0].complete and not done[1].complete
+
+
+def test_count_config_from_flags_and_files(tmp_path):
+    config = count_config(["0,0,10,10", "10,0,10,10", "door=1,2,3,4"], ["5,5,9,5,9,9"], bucket_seconds=30)
+    assert [x.name for x in config.lines] == ["line", "line2", "door"] and config.zones[0].name == "zone"
+    assert config.bucket_seconds == 30
+    yaml_file = tmp_path / "count.yaml"
+    yaml_file.write_text(
+        "lines:\n  exit: [560, 0, 560, 432]\nzones:\n  table: [[0, 0], [10, 0], [10, 10]]\nanchor: center\n"
+    )
+    config = count_config(config_file=yaml_file)
+    assert config.lines[0].name == "exit" and config.zones[0].points[1] == (10.0, 0.0) and config.anchor == "center"
+    json_file = tmp_path / "count.json"
+    json_file.write_text(json.dumps({"lines": {"exit": [1, 2, 3, 4]}, "bucket_seconds": 5}))
+    assert count_config(["exit=9,9,9,19"], config_file=json_file).lines[0].x1 == 9.0  # flags win
+
+
+@pytest.mark.parametrize(
+    ("lines", "zones", "message"),
+    [((), (), "nothing to count"), (("1,2,3",), (), "4 numbers"), (("a,b,c,d",), (), "in pixels"),
+     (("5,5,5,5",), (), "no length"), ((), ("1,2,3,4",), "at least 6")],
+)  # fmt: skip
+def test_count_config_errors_say_what_is_wrong(lines, zones, message):
+    with pytest.raises(PrivisError, match=message):
+        count_config(lines, zones)
+
+
+def one_bucket(forward=3, backward=1, day=T0):
+    counter = PeopleCounter(CountConfig(lines=(parse_line("door=100,0,100,200"),)), start=day)
+    for track in range(forward):
+        walk(counter, track, [(50, 150), (150, 150)], t0=0)
+    for track in range(100, 100 + backward):
+        walk(counter, track, [(150, 150), (50, 150)], t0=2)
+    return counter.close()[0]
+
+
+@pytest.mark.parametrize("mechanism", ["laplace", "gaussian"])
+def test_dp_noise_has_the_stated_scale(mechanism):
+    bucket = one_bucket(forward=3, backward=1)
+    releaser = DpReleaser(1e6, epsilon_per_release=0.5, mechanism=mechanism)
+    scale = releaser.noise_scale("line", "forward")
+    noise = {"forward": [], "backward": []}
+    for _ in range(4000):
+        for v in releaser.release(bucket):
+            assert v.noise_scale == scale and v.mechanism == mechanism
+            noise[v.metric].append(v.value - {"forward": 3, "backward": 1}[v.metric])
+    sample = np.concatenate([noise["forward"], noise["backward"]])
+    if mechanism == "laplace":  # discrete Laplace of scale b: variance 2e^(-1/b) / (1 - e^(-1/b))^2
+        q = math.exp(-1 / scale)
+        expected = 2 * q / (1 - q) ** 2
+        assert scale == pytest.approx(4.0)  # 0.5 split over forward and backward, sensitivity 1
+    else:  # discrete Gaussian of scale σ >= 1: variance σ^2 (to well under a percent)
+        expected = scale**2
+    assert abs(sample.mean()) < 4 * math.sqrt(expected / len(sample))
+    assert sample.var() == pytest.approx(expected, rel=0.12)
+
+
+def test_budget_refuses_the_release_that_would_exceed_it():
+    bucket = one_bucket()
+    releaser = DpReleaser(1.0, epsilon_per_release=0.4)
+    releaser.release(bucket)
+    releaser.release(bucket)
+    assert releaser.ledger.spent(T0.date())[0] == pytest.approx(0.8)
+    with pytest.raises(BudgetExceededError, match="refused"):
+        releaser.release(bucket)
+    assert releaser.ledger.spent(T0.date())[0] == pytest.approx(0.8)  # nothing charged for the refusal
+    releaser.release(one_bucket(day=T0 + timedelta(days=1)))  # a new day, a new budget
+
+
+def test_the_budget_survives_a_restart_in_the_database(tmp_path):
+    bucket = one_bucket()
+    for _ in range(2):
+        DpReleaser(1.0, epsilon_per_release=0.4, ledger=SqliteSink(tmp_path / "c.sqlite")).release(bucket)
+    with pytest.raises(BudgetExceededError):
+        DpReleaser(1.0, epsilon_per_release=0.4, ledger=SqliteSink(tmp_path / "c.sqlite")).release(bucket)
+
+
+def test_with_dp_on_no_raw_count_reaches_a_sink(tmp_path):
+    sink = JsonlSink(tmp_path / "c.jsonl")
+    config = CountConfig(lines=(parse_line("door=100,0,100,200"),), bucket_seconds=60)
+    publisher = CountPublisher(config, [sink], releaser=DpReleaser(0.3, epsilon_per_release=0.2), start=T0)
+    for minute in range(3):  # one crossing a minute, three buckets
+        for k, x in enumerate([50, 150]):
+            publisher.observe(60.0 * minute + k, person(minute, x, 150))
+    summary = publisher.close()
+    lines = [json.loads(x) for x in (tmp_path / "c.jsonl").read_text().splitlines()]
+    released = [x for x in lines if "values" in x]
+    assert len(released) == 1 and summary["refused"] == 2  # 0.2 + 0.2 > 0.3
+    assert all(v["mechanism"] == "laplace" and v["noise_scale"] == 10.0 and v["epsilon"] == pytest.approx(0.1)
+               for v in released[0]["values"])  # fmt: skip
+    assert sum("refused" in x for x in lines) == 2
+
+
+def test_counts_command_reads_the_database(tmp_path):
+    db = tmp_path / "c.sqlite"
+    sink = SqliteSink(db)
+    config = CountConfig(lines=(parse_line("100,0,100,200"),), zones=(parse_zone("z=0,0,200,0,200,200"),))
+    counter = PeopleCounter(config, start=T0)
+    walk(counter, 1, [(50, 150), (150, 150)])
+    walk(counter, 2, [(150, 150), (50, 150)], t0=3)
+    for bucket in counter.close():
+        sink.write(bucket, raw_values(bucket), "cam")
+    sink.close()
+    csv_file, png = tmp_path / "c.csv", tmp_path / "c.png"
+    res = CliRunner().invoke(app, ["counts", "--db", str(db), "--json", "--csv", str(csv_file), "--png", str(png)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["lines"] == {"line": {"forward": 1, "backward": 1}}
+    assert summary["zones"]["z"]["max_occupancy"] == 1 and summary["dp"] is False
+    assert csv_file.read_text().startswith("bucket_start,") and png.read_bytes()[:4] == b"\x89PNG"
+    res = CliRunner().invoke(app, ["counts", "--db", str(tmp_path / "none.sqlite")])
+    assert res.exit_code != 0 and "not found" in res.output
+
+
+def test_prometheus_endpoint_serves_the_last_bucket():
+    pytest.importorskip("prometheus_client")
+    from privis.analytics.sinks import PrometheusSink
+
+    sink = PrometheusSink("127.0.0.1", 0)
+    try:
+        bucket = one_bucket(forward=2, backward=0)
+        sink.write(bucket, raw_values(bucket), "cam")
+        body = urllib.request.urlopen(sink.url, timeout=5).read().decode()
+    finally:
+        sink.close()
+    assert 'privis_line_crossings{direction="forward",line="door"} 2.0' in body
+
+
+def test_stream_count_writes_only_aggregates(tmp_path, monkeypatch):
+    """A short synthetic clip through `privis stream --count`: the database is the only file written."""
+    import av
+
+    clip = tmp_path / "in" / "clip.mp4"
+    clip.parent.mkdir()
+    with av.open(str(clip), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 160, 96, "yuv420p"
+        for i in range(20):
+            frame = np.full((96, 160, 3), 90 + i, np.uint8)
+            for p in s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    res = CliRunner().invoke(app, ["stream", str(clip), "--count", "--line", "80,0,80,96", "--as-fast-as-possible",
+                                   "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["frames"] == 20 and report["counts"]["lines"] == {"line": {"forward": 0, "backward": 0}}
+    assert sorted(p.name for p in work.iterdir()) == ["privis-counts.sqlite"]
+
+
+def test_spent_is_per_day():
+    releaser = DpReleaser(1.0, epsilon_per_release=1.0)
+    releaser.release(one_bucket())
+    assert releaser.ledger.spent(date(2026, 3, 3)) == (0.0, 0.0)
+
+
+def test_preview_overlay_draws_on_a_copy_of_the_frame_only():
+    from privis.analytics.publish import draw_counting
+
+    frame = np.zeros((100, 200, 3), np.uint8)
+    config = CountConfig(lines=(parse_line("door=100,0,100,100"),), zones=(parse_zone("z=10,10,50,10,50,50"),))
+    out = draw_counting(frame, config)
+    assert out[50, 100].tolist() == [255, 220, 0] and out[10, 30].tolist() == [0, 200, 255]
+    assert not frame.any()

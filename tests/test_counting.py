@@ -260,3 +260,26 @@ def test_preview_overlay_draws_on_a_copy_of_the_frame_only():
     out = draw_counting(frame, config)
     assert out[50, 100].tolist() == [255, 220, 0] and out[10, 30].tolist() == [0, 200, 255]
     assert not frame.any()
+
+
+def test_stream_with_dp_prints_only_released_numbers(tmp_path, monkeypatch):
+    import av
+
+    clip = tmp_path / "clip.mp4"
+    with av.open(str(clip), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(5):
+            for p in s.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["stream", str(clip), "--line", "32,0,32,48", "--epsilon-per-day", "1",
+                                   "--dp-epsilon-per-release", "0.5", "--as-fast-as-possible", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert "regions" not in report and report["counts"]["dp"]["epsilon_per_release"] == 0.5
+    rows = __import__("sqlite3").connect(tmp_path / "privis-counts.sqlite").execute(
+        "SELECT mechanism, noise_scale, epsilon FROM counts").fetchall()  # fmt: skip
+    assert rows and all(r == ("laplace", 4.0, 0.25) for r in rows)

@@ -762,12 +762,15 @@ def stream(
         totals = publisher.close() if publisher is not None else None
     if totals is not None:
         report["counts"] = totals
+        if "dp" in totals:  # how many people were hidden is a raw count too: it stays in the process
+            report.pop("regions")
     if as_json:
         typer.echo(json.dumps(report))
     else:
+        hidden = f", {report['regions']} region(s) hidden" if "regions" in report else ""
         typer.echo(
             f"{report['frames']} frame(s) processed, {report['dropped']} dropped to keep up, "
-            f"{report['fps']} fps, {report['regions']} region(s) hidden",
+            f"{report['fps']} fps{hidden}",
             err=True,
         )
         if totals is not None:

@@ -7,6 +7,7 @@ exactly one JSON object on stdout.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -815,6 +816,68 @@ def _counts_text(totals: dict[str, Any]) -> str:
     return f"{totals['buckets']} bucket(s) published{dp}, {totals['refused']} refused; " + "; ".join(parts)
 
 
+@app.command("train")
+@_guard
+def train(
+    data: Annotated[str, typer.Argument(help="digits, mnist, or a folder with one subfolder of images per class.")],
+    model: Annotated[str, typer.Option("--model", help="small-cnn or resnet-gn (no BatchNorm).")] = "small-cnn",
+    epsilon: Annotated[
+        float | None, typer.Option("--epsilon", min=1e-3, help="Train with DP-SGD to this ε (none: not private).")
+    ] = None,
+    delta: Annotated[float, typer.Option("--delta", min=1e-12, max=0.1, help="δ of the guarantee.")] = 1e-5,
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 20,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Expected logical batch size.")] = 512,
+    lr: Annotated[float, typer.Option("--lr", min=1e-6, help="SGD learning rate (momentum 0.9).")] = 0.1,
+    max_grad_norm: Annotated[float, typer.Option("--max-grad-norm", min=1e-6, help="Per-example clip.")] = 1.0,
+    size: Annotated[int, typer.Option("--size", min=4, help="Folder images are resized to this square side.")] = 32,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the training.")] = 0,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Save the model here (.pt).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train an image classifier, with DP-SGD (Opacus) when --epsilon is given; ε per epoch is reported and saved."""
+    from privis.learn.data import load_image_set
+    from privis.learn.dp_train import TrainConfig, save_model, train_classifier
+
+    if out is not None and out.exists() and not overwrite:
+        raise PrivisError(f"{out} exists; pass --overwrite to replace it")
+    config = TrainConfig(model=model, epochs=epochs, batch_size=batch_size, lr=lr, epsilon=epsilon, delta=delta,
+                         max_grad_norm=max_grad_norm, seed=seed)  # fmt: skip
+    images = load_image_set(data, seed=seed, size=size)
+    show = not (quiet or as_json)
+    with _epoch_progress(epochs, show) as on_epoch:
+        result = train_classifier(images, config, on_epoch=on_epoch)
+    summary = {"data": images.name, "train_images": len(images.train), "test_images": len(images.test),
+               **result.summary()}  # fmt: skip
+    if out is not None:
+        summary["saved"] = str(save_model(out, result, images, overwrite=overwrite))
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    eps = f"ε = {summary['epsilon']} at δ = {summary['delta']}" if epsilon is not None else "not private"
+    typer.echo(f"test accuracy {summary['test_accuracy']} after {epochs} epochs ({eps}), "
+               f"{summary['seconds_per_epoch']} s per epoch" + (f"; saved {out}" if out else ""))  # fmt: skip
+
+
+@contextlib.contextmanager
+def _epoch_progress(epochs: int, show: bool):  # noqa: ANN202 - yields the per-epoch callback
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                  TimeRemainingColumn(), console=_stderr_console(), transient=True) as progress:  # fmt: skip
+        task = progress.add_task("train", total=epochs, info="")
+
+        def on_epoch(row: dict[str, Any]) -> None:
+            eps = f", ε {row['epsilon']}" if row.get("epsilon") is not None else ""
+            progress.update(task, advance=1, info=f"accuracy {row['test_accuracy']}{eps}")
+
+        yield on_epoch
+
+
 @app.command("counts")
 @_guard
 def counts(
@@ -1023,6 +1086,44 @@ def _recall_table(s: dict[str, Any], noun: str = "faces") -> str:
 def run() -> None:
     """Console-script entry point."""
     app()
+
+
+@audit_app.command("membership")
+@_guard
+def audit_membership_cmd(
+    model: Annotated[Path, typer.Argument(help="A model saved by `privis train --out`.")],
+    shadows: Annotated[
+        int, typer.Option("--shadows", min=2, help="Shadow models, each trained exactly as the target was.")
+    ] = 16,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the shadows' training sets.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write the table, JSON and ROC plot (PNG) here.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Membership inference: LiRA (online and offline) and the loss baseline; AUC and TPR at 0.1% and 1% FPR."""
+    from privis.audit.membership import audit_membership, membership_table, write_outputs
+
+    with _count_progress("shadow models", shadows, not (quiet or as_json)) as on_shadow:
+        report = audit_membership(model, shadows=shadows, seed=seed, on_shadow=on_shadow)
+    summary = report.summary()
+    if out_dir is not None:
+        write_outputs(report, out_dir)
+    typer.echo(json.dumps(summary) if as_json else membership_table(summary))
+
+
+@contextlib.contextmanager
+def _count_progress(label: str, total: int, show: bool):  # noqa: ANN202 - yields a callback taking the count done
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=_stderr_console(), transient=True) as progress:  # fmt: skip
+        task = progress.add_task(label, total=total)
+        yield lambda done: progress.update(task, completed=done)
 
 
 @audit_app.command("reid")

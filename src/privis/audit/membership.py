@@ -1,0 +1,224 @@
+"""Membership inference against a trained privis model: LiRA (Carlini et al. 2022) and the loss baseline.
+
+The question an auditor asks of a model trained on people's images: given an image,
+can one tell whether it was in the training set? The likelihood-ratio attack answers
+with shadow models, trained by privis exactly as the target was (same network, epochs,
+batch, learning rate, clipping and ε, on training sets of the same size drawn from the
+same pool), so that for each image the attacker knows how its score behaves when it
+is in the training set and when it is not:
+
+- **online**: a Gaussian fitted to the image's scores in the shadows that trained on it
+  and another to those that did not; the statistic is the log-likelihood ratio;
+- **offline**: only the shadows that did not train on it; the statistic is how far
+  the target's score lies above them (one-sided);
+- **loss**: the loss-threshold baseline (Yeom et al. 2018): low loss means member.
+
+The score of an image is the logit-scaled confidence in its true class,
+log(p / (1 - p)), which is close to Gaussian. With few shadows, one variance shared
+by all images is used (Carlini et al. recommend it under 64 shadows). Members are the
+target's training images, non-members its test images; the report gives AUC and the
+true-positive rate at 0.1 % and 1 % false positives, with 95 % Clopper-Pearson
+intervals, and a log-log ROC plot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from privis.errors import PrivisError
+
+log = logging.getLogger(__name__)
+ATTACKS = ("lira-online", "lira-offline", "loss")
+FPRS = (0.001, 0.01)
+
+
+def logit_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """log(p_y / (1 - p_y)) from logits, computed stably: z_y - logsumexp(z without y)."""
+    z = np.asarray(logits, np.float64)
+    true = z[np.arange(len(z)), labels]
+    rest = z.copy()
+    rest[np.arange(len(z)), labels] = -np.inf
+    top = rest.max(axis=1, keepdims=True)
+    return true - (top[:, 0] + np.log(np.exp(rest - top).sum(axis=1)))
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, np.float64)
+    top = z.max(axis=1, keepdims=True)
+    return (top[:, 0] + np.log(np.exp(z - top).sum(axis=1))) - z[np.arange(len(z)), labels]
+
+
+def lira_scores(target: np.ndarray, shadow: np.ndarray, inside: np.ndarray) -> dict[str, np.ndarray]:
+    """Online and offline LiRA statistics (higher: more likely a member).
+
+    `target` (n,) is the target's confidence per image, `shadow` (k, n) the shadows',
+    `inside` (k, n) whether shadow k trained on image i.
+    """
+    from scipy.stats import norm
+
+    shadow = np.asarray(shadow, np.float64)
+    inside = np.asarray(inside, bool)
+
+    def per_image_mean(mask: np.ndarray) -> np.ndarray:
+        count = mask.sum(axis=0)
+        total = np.where(mask, shadow, 0.0).sum(axis=0)
+        overall = shadow[mask].mean() if mask.any() else 0.0
+        return np.where(count > 0, total / np.maximum(count, 1), overall)
+
+    mu_in, mu_out = per_image_mean(inside), per_image_mean(~inside)
+    resid_in = (shadow - mu_in)[inside]
+    resid_out = (shadow - mu_out)[~inside]
+    sd_in = float(np.std(resid_in)) if resid_in.size > 1 else 1.0
+    sd_out = float(np.std(resid_out)) if resid_out.size > 1 else 1.0
+    sd_in, sd_out = max(sd_in, 1e-6), max(sd_out, 1e-6)
+    online = norm.logpdf(target, mu_in, sd_in) - norm.logpdf(target, mu_out, sd_out)
+    offline = norm.logcdf((target - mu_out) / sd_out)
+    return {"lira-online": online, "lira-offline": offline}
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact binomial confidence interval for k successes in n trials."""
+    from scipy.stats import beta
+
+    a = (1 - level) / 2
+    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    return lo, hi
+
+
+def attack_metrics(scores: np.ndarray, member: np.ndarray) -> dict[str, Any]:
+    """AUC, TPR at each FPR in `FPRS` (with Clopper-Pearson intervals) and the ROC curve."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    member = np.asarray(member, bool)
+    fpr, tpr, _ = roc_curve(member, scores)
+    n_in = int(member.sum())
+    out: dict[str, Any] = {"auc": round(float(roc_auc_score(member, scores)), 4)}
+    for target in FPRS:
+        ok = fpr <= target
+        rate = float(tpr[ok].max()) if ok.any() else 0.0
+        lo, hi = clopper_pearson(int(round(rate * n_in)), n_in)
+        key = f"tpr_at_{target * 100:g}%_fpr"
+        out[key] = round(rate, 5)
+        out[f"{key}_ci95"] = [round(lo, 5), round(hi, 5)]
+        out[f"{key}_over_fpr"] = round(rate / target, 2)
+    out["roc"] = (fpr, tpr)
+    return out
+
+
+@dataclass
+class MembershipReport:
+    """Per attack: AUC and TPR at low FPR; and what the audit was run on."""
+
+    model: str
+    attacks: dict[str, dict[str, Any]]
+    facts: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            **self.facts,
+            "attacks": {name: {k: v for k, v in m.items() if k != "roc"} for name, m in self.attacks.items()},
+        }
+
+
+def audit_membership(
+    model_path: str | Path,
+    *,
+    shadows: int = 16,
+    seed: int = 0,
+    on_shadow: Callable[[int], None] | None = None,
+) -> MembershipReport:
+    """Attack the model at `model_path` (saved by `privis train`) with LiRA and the loss baseline."""
+    from dataclasses import replace
+
+    from privis.learn.data import load_image_set
+    from privis.learn.dp_train import TrainConfig, load_model, predict_logits, train_classifier
+
+    if shadows < 2:
+        raise PrivisError(f"LiRA needs at least 2 shadow models, got {shadows}")
+    model, meta = load_model(model_path)
+    d = meta["data"]
+    data = load_image_set(d["name"], seed=d["seed"])
+    if data.train.tolist() != d["train"] or data.test.tolist() != d["test"]:
+        raise PrivisError(f"{model_path}: the data set {d['name']!r} no longer splits as it did for this model")
+    config = TrainConfig(**meta["config"])
+    pool = np.arange(len(data.x))
+    member = np.isin(pool, data.train)
+    labels = data.y
+    target_logits = predict_logits(model, data.x)
+    target = logit_confidence(target_logits, labels)
+    rng = np.random.default_rng(seed)
+    n_train = len(data.train)
+    shadow_scores, inside = [], []
+    for k in range(shadows):
+        # a training set of the target's size from the same pool: each image is in ~n_train/pool of them
+        chosen = np.sort(rng.choice(pool, size=n_train, replace=False))
+        shadow = train_classifier(data, replace(config, seed=config.seed + 1000 + k), train_indices=chosen)
+        shadow_scores.append(logit_confidence(predict_logits(shadow.model, data.x), labels))
+        inside.append(np.isin(pool, chosen))
+        log.info("shadow %d/%d: test accuracy %.4f", k + 1, shadows, shadow.test_accuracy)
+        if on_shadow:
+            on_shadow(k + 1)
+    stats = lira_scores(target, np.stack(shadow_scores), np.stack(inside))
+    stats["loss"] = -cross_entropy(target_logits, labels)
+    attacks = {name: attack_metrics(stats[name], member) for name in ATTACKS}
+    facts = {
+        "data": d["name"], "members": int(member.sum()), "non_members": int((~member).sum()),
+        "shadows": shadows, "shadow_train_size": n_train, "target_epsilon": meta["summary"].get("epsilon"),
+        "target_test_accuracy": meta["summary"].get("test_accuracy"),
+        "min_out_shadows_per_image": int((~np.stack(inside)).sum(axis=0).min()),
+    }  # fmt: skip
+    return MembershipReport(str(model_path), attacks, facts)
+
+
+def write_outputs(report: MembershipReport, out: Path) -> list[Path]:
+    """The JSON summary, a Markdown table and the log-log ROC plot (PNG) under `out`."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary = report.summary()
+    (out / "membership.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "membership.md").write_text(membership_table(summary) + "\n")
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
+    for name, m in report.attacks.items():
+        fpr, tpr = m["roc"]
+        ax.loglog(np.maximum(fpr, 1e-5), np.maximum(tpr, 1e-5), label=f"{name} (AUC {m['auc']:.3f})")
+    ax.loglog([1e-5, 1], [1e-5, 1], "k:", label="chance")
+    eps = summary.get("target_epsilon")
+    ax.set_title(f"Membership inference, {summary['data']}" + (f", ε = {eps:g}" if eps else ", not private"))
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_xlim(1e-4, 1)
+    ax.set_ylim(1e-4, 1)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "membership_roc.png")
+    plt.close(fig)
+    return [out / "membership.json", out / "membership.md", out / "membership_roc.png"]
+
+
+def membership_table(summary: dict[str, Any]) -> str:
+    """The attacks as a Markdown table."""
+    lines = [
+        f"model {summary['model']} ({summary['data']}, ε = {summary.get('target_epsilon')}), "
+        f"{summary['members']} members / {summary['non_members']} non-members, {summary['shadows']} shadows",
+        "",
+        "| attack | AUC | TPR at 0.1% FPR (95% CI) | TPR at 1% FPR (95% CI) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, m in summary["attacks"].items():
+        cells = [f"{m[k]} [{m[k + '_ci95'][0]}, {m[k + '_ci95'][1]}]" for k in ("tpr_at_0.1%_fpr", "tpr_at_1%_fpr")]
+        lines.append(f"| {name} | {m['auc']} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)

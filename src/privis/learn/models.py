@@ -1,0 +1,77 @@
+"""Image classifiers that DP-SGD can train: no BatchNorm (it mixes examples, which breaks
+per-example clipping), tanh activations for the small CNN (tempered sigmoids train better
+under noise: Papernot et al. 2021), GroupNorm in the residual network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from privis.errors import PrivisError
+
+MODELS: dict[str, Callable[..., object]] = {}
+
+
+def _register(name: str) -> Callable:
+    def wrap(fn: Callable) -> Callable:
+        MODELS[name] = fn
+        return fn
+
+    return wrap
+
+
+def create_model(name: str, shape: tuple[int, int, int], n_classes: int):  # noqa: ANN201 - torch.nn.Module
+    """A fresh model `name` for images of `shape` (C, H, W) and `n_classes` classes."""
+    if name not in MODELS:
+        raise PrivisError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return MODELS[name](shape, n_classes)
+
+
+@_register("small-cnn")
+def small_cnn(shape: tuple[int, int, int], n_classes: int):  # noqa: ANN201
+    """Opacus' MNIST network (two strided convolutions, two dense layers) with tanh, for any input size."""
+    import torch
+    from torch import nn
+
+    c, h, w = shape
+    if min(h, w) >= 16:  # Opacus' layout: 8x8 stride-2 then 4x4 stride-2 convolutions
+        features = nn.Sequential(
+            nn.Conv2d(c, 16, 8, 2, padding=3), nn.Tanh(), nn.MaxPool2d(2, 1),
+            nn.Conv2d(16, 32, 4, 2), nn.Tanh(), nn.MaxPool2d(2, 1), nn.Flatten(),
+        )  # fmt: skip
+    else:  # tiny images (scikit-learn's 8x8 digits): 3x3 convolutions, halving twice
+        features = nn.Sequential(
+            nn.Conv2d(c, 16, 3, 1, padding=1), nn.Tanh(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, 1, padding=1), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
+        )  # fmt: skip
+    with torch.no_grad():
+        flat = features(torch.zeros(1, c, h, w)).shape[1]
+    return nn.Sequential(features, nn.Linear(flat, 32), nn.Tanh(), nn.Linear(32, n_classes))
+
+
+@_register("resnet-gn")
+def resnet_gn(shape: tuple[int, int, int], n_classes: int):  # noqa: ANN201
+    """A small residual network (three stages, 16-32-64 channels) with GroupNorm."""
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.GroupNorm(8, cout), nn.ReLU(),
+                nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.GroupNorm(8, cout),
+            )  # fmt: skip
+            self.skip = (
+                nn.Identity() if stride == 1 and cin == cout
+                else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.GroupNorm(8, cout))
+            )  # fmt: skip
+            self.act = nn.ReLU()
+
+        def forward(self, x):  # noqa: ANN001, ANN202
+            return self.act(self.body(x) + self.skip(x))
+
+    c = shape[0]
+    return nn.Sequential(
+        nn.Conv2d(c, 16, 3, 1, 1, bias=False), nn.GroupNorm(8, 16), nn.ReLU(),
+        Block(16, 16, 1), Block(16, 32, 2), Block(32, 64, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, n_classes),
+    )  # fmt: skip

@@ -109,12 +109,16 @@ def test_lira_separates_members_that_score_higher_when_trained_on():
     assert lo <= online["tpr_at_1%_fpr"] <= hi
 
 
-def test_clopper_pearson_edges():
-    from privis.audit.membership import clopper_pearson
+def test_tpr_at_fpr_and_its_interval_on_a_known_case():
+    from privis.audit.membership import attack_metrics, tpr_at_fpr
 
-    assert clopper_pearson(0, 100)[0] == 0.0 and clopper_pearson(100, 100)[1] == 1.0
-    lo, hi = clopper_pearson(10, 1000)
-    assert lo < 0.01 < hi and hi - lo < 0.015
+    member = np.r_[np.ones(1000, bool), np.zeros(1000, bool)]
+    scores = np.r_[np.arange(1000) + 995.0, np.arange(1000.0)]  # 5 non-members above the lowest members
+    assert tpr_at_fpr(scores, member, 0.01) == 1.0
+    assert tpr_at_fpr(scores, member, 0.001) == pytest.approx(0.996)  # 1 non-member over: 996 members above it
+    chance = attack_metrics(np.random.default_rng(1).random(2000), member)
+    lo, hi = chance["tpr_at_1%_fpr_ci95"]
+    assert lo <= 0.01 <= hi and 0.4 < chance["auc"] < 0.6
 
 
 def test_cli_train_save_and_audit(tmp_path):

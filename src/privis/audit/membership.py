@@ -221,7 +221,7 @@ def write_outputs(report: MembershipReport, out: Path) -> list[Path]:
 def membership_table(summary: dict[str, Any]) -> str:
     """The attacks as a Markdown table."""
     lines = [
-        f"model {summary['model']} ({summary['data']}, ε = {summary.get('target_epsilon')}), "
+        f"model {Path(summary['model']).name} ({summary['data']}, ε = {summary.get('target_epsilon')}), "
         f"{summary['members']} members / {summary['non_members']} non-members, {summary['shadows']} shadows",
         "",
         "| attack | AUC | TPR at 0.1% FPR [95% bootstrap CI] | TPR at 1% FPR [95% bootstrap CI] |",

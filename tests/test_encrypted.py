@@ -37,6 +37,7 @@ def test_parameters_follow_the_depth():
     small = he_parameters(depth=5, slots=3136)
     assert small.poly_modulus_degree == 8192 and len(small.coeff_mod_bit_sizes) == 7
     assert he_parameters(depth=12, slots=3136).poly_modulus_degree == 16384
+    assert he_parameters(depth=5, slots=3136, scale_bits=26, outer_bits=31).coeff_mod_bit_sizes[1] == 26
     with pytest.raises(PrivisError, match="no 128-bit-secure"):
         he_parameters(depth=40, slots=3136)
 
@@ -50,8 +51,8 @@ def test_encrypted_logits_match_the_plaintext_network(digits28, client):
     for image, expected in zip(x[:3], plain, strict=True):
         ciphertext, windows = client.encrypt(image)
         got = client.decrypt(server.infer(ciphertext, windows))
-        # within 5 % of the largest logit: a known few-percent drift (learn/encrypted.py), not noise
-        assert np.abs(got - expected).max() <= 0.05 * np.abs(expected).max()
+        # within 2 % of the largest logit (26-bit scales drifted 2.5 %: learn/encrypted.py)
+        assert np.abs(got - expected).max() <= 0.02 * np.abs(expected).max()
         assert got.argmax() == expected.argmax()
 
 

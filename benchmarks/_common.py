@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,12 @@ DEFAULT_DATA = Path(os.environ.get("PRIVIS_DATA", REPO.parent / "shared" / "data
 PRIVIS = [sys.executable, "-m", "privis.cli"]
 # How every comparison paints faces: solid magenta boxes, read back by colour.
 PAINT = ["--method", "fill", "--fill-color", "255,0,255", "--shape", "box"]
+
+
+def run_json(cmd: Sequence[str], **kwargs: object) -> dict:
+    """Run a `privis ... --json` command line; its one JSON object (the last line of stdout)."""
+    done = subprocess.run(list(cmd), check=True, capture_output=True, text=True, **kwargs)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def privis_anonymize(src: Path, dst: Path, *extra: str) -> list[str]:

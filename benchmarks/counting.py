@@ -14,13 +14,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import DEFAULT_DATA, PRIVIS, emit, markdown_table
+from _common import DEFAULT_DATA, PRIVIS, emit, markdown_table, run_json
 
 VIDEO = "intel_one-by-one-person-detection.mp4"
 LINE = "exit=560,0,560,432"
@@ -36,7 +34,7 @@ def main() -> int:
     for mode, extra in (("as fast as possible", ["--as-fast-as-possible"]), ("live pace (10 fps)", [])):
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [*PRIVIS, "stream", str(args.data / VIDEO), "--count", "--line", LINE, "--json", *extra]
-            report = json.loads(subprocess.run(cmd, cwd=tmp, check=True, capture_output=True, text=True).stdout)
+            report = run_json(cmd, cwd=tmp)
         crossings = report["counts"]["lines"]["exit"]
         rows.append({"mode": mode, "frames": report["frames"], "dropped": report["dropped"], "fps": report["fps"],
                      "seconds": report["seconds"], "forward": crossings["forward"],

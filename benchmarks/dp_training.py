@@ -13,13 +13,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import PRIVIS, emit, markdown_table
+from _common import PRIVIS, emit, markdown_table, run_json
 
 LEVELS = (None, 3.0, 1.0)
 AUDITED = (None, 1.0)
@@ -38,7 +36,7 @@ def main() -> int:
             cmd = [*PRIVIS, "train", "mnist", "--out", str(model), "--json"]
             if eps is not None:
                 cmd += ["--epsilon", str(eps), "--delta", "1e-5"]
-            summary = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+            summary = run_json(cmd)
             summary.pop("history")
             train_rows.append(summary)
             print(summary, file=sys.stderr)
@@ -46,7 +44,7 @@ def main() -> int:
                 cmd = [*PRIVIS, "audit", "membership", str(model), "--shadows", str(args.shadows), "--json"]
                 if args.out:
                     cmd += ["--out", str(args.out / f"membership_{'plain' if eps is None else f'eps{eps:g}'}")]
-                report = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+                report = run_json(cmd)
                 audit_rows.append(report)
                 print({k: v["tpr_at_0.1%_fpr"] for k, v in report["attacks"].items()}, file=sys.stderr)
     plain = train_rows[0]["seconds_per_epoch"]

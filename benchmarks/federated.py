@@ -13,12 +13,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
-from _common import PRIVIS, emit, markdown_table
+from _common import PRIVIS, emit, markdown_table, run_json
 
 RUNS = (
     ("IID, FedAvg", ["--split", "iid"]),
@@ -28,22 +26,19 @@ RUNS = (
 )
 
 
-def _json(cmd: list[str]) -> dict:
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    central = _json([*PRIVIS, "train", "mnist", "--json"])
+    central = run_json([*PRIVIS, "train", "mnist", "--json"])
     print({"centralized": central["test_accuracy"]}, file=sys.stderr)
     rows = []
     for name, extra in RUNS:
-        fed = _json([*PRIVIS, "federated", "mnist", "--clients", "10", "--rounds", str(args.rounds), *extra, "--json"])
+        fed = run_json(
+            [*PRIVIS, "federated", "mnist", "--clients", "10", "--rounds", str(args.rounds), *extra, "--json"]
+        )
         rows.append({"run": name, "test_accuracy": fed["test_accuracy"], "epsilon": fed["epsilon"],
                      "seconds": fed["seconds"], "secagg": fed["secagg"], "client_sizes": fed["client_sizes"],
                      "history": fed["history"]})  # fmt: skip

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import DEFAULT_DATA, PRIVIS, emit, markdown_table, privis_anonymize
+from _common import DEFAULT_DATA, PRIVIS, emit, markdown_table, privis_anonymize, run_json
 
 import privis
 from privis.media.image import read_image
@@ -45,8 +44,7 @@ def main() -> int:
         subprocess.run(privis_anonymize(args.data, Path(tmp), "--targets", "plate", "--format", "png"), check=True)
         seconds = time.perf_counter() - start
         score = [*PRIVIS, "eval", "plates", "--labels", str(labels), "--images", str(args.data), "--outputs", tmp]
-        scored = subprocess.run([*score, "--json"], check=True, capture_output=True, text=True)
-    recall = json.loads(scored.stdout)
+        recall = run_json([*score, "--json"])
     recall["anonymize_seconds"] = round(seconds, 1)
     print({k: recall[k] for k in ("recall", "by_region", "false_obfuscated_share")}, file=sys.stderr)
     rows = list(csv.DictReader(labels.open()))

@@ -356,6 +356,43 @@ def _chosen(defaults: dict[str, Any], **given: Any) -> dict[str, Any]:
     return out
 
 
+def _media_anonymizer(
+    kind: str,
+    targets: str,
+    methods: str | dict[str, str],
+    method_opts: dict[str, Any],
+    mask_scale: Any,
+    mask_pad: Any,
+    small_faces: SmallFaces | None,
+    threshold: str | None,
+    *,
+    linger: int,
+    lookahead: int,
+    detect_every: int,
+    ocr: Ocr = Ocr.auto,
+    entities: str | None = None,
+) -> Any:
+    """The `Anonymizer` that `anonymize` and `stream` build from their flags, with the
+    defaults for `kind` (``image`` or ``video``) where a flag is unset."""
+    from privis.pipeline import Anonymizer, defaults_for
+
+    chosen = _chosen(
+        defaults_for(kind, _listed(targets)), mask_scale=mask_scale, mask_pad=mask_pad, small_faces=small_faces
+    )
+    return Anonymizer(
+        targets=targets,
+        method=methods,
+        mask_scale=chosen["mask_scale"],
+        mask_pad=chosen["mask_pad"],
+        linger=linger,
+        lookahead=lookahead,
+        detect_every=detect_every,
+        workers=chosen["workers"],
+        **method_opts,
+        **_detector_options(threshold, SmallFaces(chosen["small_faces"]), targets, ocr, entities),
+    )
+
+
 @app.command()
 @_guard
 def anonymize(
@@ -403,7 +440,7 @@ def anonymize(
     """Hide faces in images and videos; the output tree mirrors the input tree."""
     from privis.auditlog import AuditLog
     from privis.batch import plan, run
-    from privis.pipeline import Anonymizer, defaults_for
+    from privis.pipeline import Anonymizer
 
     if detect_only and audit is None:
         raise PrivisError("--detect-only writes only the audit log: give --audit FILE")
@@ -415,19 +452,10 @@ def anonymize(
     scale, pad = _per_label(mask_scale, "--mask-scale", _number(0.1)), _per_label(mask_pad, "--mask-pad", _number(0))
 
     def build(kind: str) -> Anonymizer:
-        chosen = _chosen(defaults_for(kind, _listed(targets)), mask_scale=scale, mask_pad=pad, small_faces=small_faces)
-        return Anonymizer(
-            targets=targets,
-            method=methods,
-            mask_scale=chosen["mask_scale"],
-            mask_pad=chosen["mask_pad"],
-            linger=linger,
-            lookahead=lookahead,
-            detect_every=detect_every,
-            workers=chosen["workers"],
-            **method_opts,
-            **_detector_options(threshold, SmallFaces(chosen["small_faces"]), targets, ocr, entities),
-        )
+        return _media_anonymizer(
+            kind, targets, methods, method_opts, scale, pad, small_faces, threshold,
+            linger=linger, lookahead=lookahead, detect_every=detect_every, ocr=ocr, entities=entities,
+        )  # fmt: skip
 
     anonymizer = build("image")
     has_video = any(j.kind == "video" for j in jobs)
@@ -698,39 +726,27 @@ def stream(
     With --count, only aggregates per time bucket leave: into --db (default), --jsonl or --metrics.
     """
     from privis.auditlog import AuditLog
-    from privis.pipeline import Anonymizer, defaults_for
 
     where = _host_port(serve) if serve else None
-    publisher = None
-    if count or line or zone or count_config:
-        if "person" not in _listed(targets):
-            targets = ",".join([*_listed(targets), "person"])
-        publisher = _count_publisher(
-            source, line or [], zone or [], count_config, bucket, anchor, db, jsonl, metrics,
-            epsilon_per_day, dp_epsilon, dp_mechanism, dp_delta,
-        )  # fmt: skip
+    counts_people = bool(count or line or zone or count_config)
+    if counts_people and "person" not in _listed(targets):
+        targets = ",".join([*_listed(targets), "person"])
     methods, method_opts = _per_label_methods(
         method, targets, shape=shape, fill_color=fill_color, cell=cell, blur_strength=blur_strength,
         epsilon=epsilon, dp_cell=dp_cell, dp_m=dp_m, dp_refresh=dp_refresh, dp_track_budget=dp_track_budget,
     )  # fmt: skip
-    chosen = _chosen(
-        defaults_for("video", _listed(targets)),
-        mask_scale=_per_label(mask_scale, "--mask-scale", _number(0.1)),
-        mask_pad=_per_label(mask_pad, "--mask-pad", _number(0)),
-        small_faces=small_faces,
-    )
-    anonymizer = Anonymizer(
-        targets=targets,
-        method=methods,
-        mask_scale=chosen["mask_scale"],
-        mask_pad=chosen["mask_pad"],
-        linger=linger,
-        lookahead=0,
-        detect_every=detect_every,
-        workers=chosen["workers"],
-        **method_opts,
-        **_detector_options(threshold, SmallFaces(chosen["small_faces"]), targets),
-    )
+    anonymizer = _media_anonymizer(
+        "video", targets, methods, method_opts, _per_label(mask_scale, "--mask-scale", _number(0.1)),
+        _per_label(mask_pad, "--mask-pad", _number(0)), small_faces, threshold,
+        linger=linger, lookahead=0, detect_every=detect_every,
+    )  # fmt: skip
+    # the sinks open (a database file, a port) only once the anonymizer's settings are known to be good
+    publisher = None
+    if counts_people:
+        publisher = _count_publisher(
+            source, line or [], zone or [], count_config, bucket, anchor, db, jsonl, metrics,
+            epsilon_per_day, dp_epsilon, dp_mechanism, dp_delta,
+        )  # fmt: skip
     anonymizer.audit = AuditLog(audit) if audit else None
 
     def ready(url: str) -> None:
@@ -846,7 +862,14 @@ def train(
                          max_grad_norm=max_grad_norm, seed=seed)  # fmt: skip
     images = load_image_set(data, seed=seed, size=size)
     show = not (quiet or as_json)
-    with _epoch_progress(epochs, show) as on_epoch:
+    with _count_progress("training", epochs, show, info=True) as progress:
+        on_epoch = None
+        if progress:
+
+            def on_epoch(row: dict[str, Any]) -> None:
+                eps = f", ε {row['epsilon']}" if row.get("epsilon") is not None else ""
+                progress(row["epoch"], f"accuracy {row['test_accuracy']}{eps}")
+
         result = train_classifier(images, config, on_epoch=on_epoch)
     summary = {"data": images.name, "train_images": len(images.train), "test_images": len(images.test),
                **result.summary()}  # fmt: skip
@@ -858,24 +881,6 @@ def train(
     eps = f"ε = {summary['epsilon']} at δ = {summary['delta']}" if epsilon is not None else "not private"
     typer.echo(f"test accuracy {summary['test_accuracy']} after {epochs} epochs ({eps}), "
                f"{summary['seconds_per_epoch']} s per epoch" + (f"; saved {out}" if out else ""))  # fmt: skip
-
-
-@contextlib.contextmanager
-def _epoch_progress(epochs: int, show: bool):  # noqa: ANN202 - yields the per-epoch callback
-    if not show:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                  TimeRemainingColumn(), console=_stderr_console(), transient=True) as progress:  # fmt: skip
-        task = progress.add_task("train", total=epochs, info="")
-
-        def on_epoch(row: dict[str, Any]) -> None:
-            eps = f", ε {row['epsilon']}" if row.get("epsilon") is not None else ""
-            progress.update(task, advance=1, info=f"accuracy {row['test_accuracy']}{eps}")
-
-        yield on_epoch
 
 
 @app.command("federated")
@@ -1162,16 +1167,18 @@ def audit_membership_cmd(
 
 
 @contextlib.contextmanager
-def _count_progress(label: str, total: int, show: bool):  # noqa: ANN202 - yields a callback taking the count done
+def _count_progress(label: str, total: int, show: bool, *, info: bool = False):  # noqa: ANN202
+    """A progress bar of `total` steps; yields a callback ``(done, info="")`` (None when not shown)."""
     if not show:
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=_stderr_console(), transient=True) as progress:  # fmt: skip
-        task = progress.add_task(label, total=total)
-        yield lambda done: progress.update(task, completed=done)
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn()]
+    columns += [TextColumn("{task.fields[info]}")] if info else []
+    with Progress(*columns, TimeRemainingColumn(), console=_stderr_console(), transient=True) as progress:
+        task = progress.add_task(label, total=total, info="")
+        yield lambda done, text="": progress.update(task, completed=done, info=text)
 
 
 @audit_app.command("reid")

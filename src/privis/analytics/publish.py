@@ -16,6 +16,7 @@ import numpy as np
 
 from privis.analytics.counting import Bucket, CountConfig, PeopleCounter
 from privis.analytics.dp import BudgetExceededError, DpReleaser, raw_values
+from privis.analytics.report import add_to_totals, as_number
 from privis.regions import Regions
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,6 @@ class CountPublisher:
 
     def summary(self) -> dict[str, Any]:
         """Totals of what was published (DP-released values when DP is on), and the release counts."""
-        from privis.analytics.report import as_number
-
         rounded = {kind: {name: {m: as_number(v) for m, v in per.items()} for name, per in groups.items()}
                    for kind, groups in self._totals.items()}  # fmt: skip
         out: dict[str, Any] = {**rounded, "buckets": self.released, "refused": self.refused}
@@ -96,11 +95,7 @@ class CountPublisher:
         for sink in self.sinks:
             sink.write(bucket, values, self.source)
         for v in values:
-            group = self._totals["lines" if v.kind == "line" else "zones"].setdefault(v.name, {})
-            if v.metric == "max_occupancy":
-                group[v.metric] = max(group.get(v.metric, -np.inf), v.value)
-            elif v.metric != "mean_occupancy":
-                group[v.metric] = group.get(v.metric, 0) + v.value
+            add_to_totals(self._totals, v.kind, v.name, v.metric, v.value)
 
 
 def draw_counting(rgb: np.ndarray, config: CountConfig) -> np.ndarray:

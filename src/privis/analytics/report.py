@@ -70,26 +70,31 @@ def as_number(x: float) -> float | int:
     return int(round(x)) if abs(x - round(x)) < 1e-9 else round(x, 3)
 
 
+def add_to_totals(totals: dict[str, dict[str, dict[str, float]]], kind: str, name: str, metric: str,
+                  value: float) -> None:  # fmt: skip
+    """Add one published number to running ``{"lines": ..., "zones": ...}`` totals: crossings,
+    entries and stays are summed, the most people at once is the largest; a mean has no total."""
+    if metric == "mean_occupancy":
+        return
+    per = totals["lines" if kind == "line" else "zones"].setdefault(name, {})
+    if metric == "max_occupancy":
+        per[metric] = max(per.get(metric, float("-inf")), value)
+    else:
+        per[metric] = per.get(metric, 0.0) + value
+
+
 def totals(rows: list[CountRow]) -> dict[str, Any]:
     """Per line the crossings each way, per zone the most people at once, entries and stays, over all rows.
 
     Sums of DP-released numbers are themselves released numbers (post-processing) and
     keep their noise; ``dp`` says whether any row was released with noise.
     """
-    lines: dict[str, dict[str, float]] = {}
-    zones: dict[str, dict[str, float]] = {}
+    sums: dict[str, dict[str, dict[str, float]]] = {"lines": {}, "zones": {}}
     buckets = set()
     for r in rows:
         buckets.add((r.bucket_start, r.source))
-        if r.kind == "line":
-            per = lines.setdefault(r.name, {"forward": 0.0, "backward": 0.0})
-            per[r.metric] = per.get(r.metric, 0.0) + r.value
-        elif r.metric == "max_occupancy":
-            per = zones.setdefault(r.name, {})
-            per[r.metric] = max(per.get(r.metric, float("-inf")), r.value)
-        elif r.metric != "mean_occupancy":
-            per = zones.setdefault(r.name, {})
-            per[r.metric] = per.get(r.metric, 0.0) + r.value
+        add_to_totals(sums, r.kind, r.name, r.metric, r.value)
+    lines, zones = sums["lines"], sums["zones"]
     return {
         "buckets": len(buckets),
         "from": rows[0].bucket_start if rows else None,

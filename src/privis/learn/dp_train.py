@@ -235,7 +235,7 @@ def train_classifier(
     loss_fn = torch.nn.CrossEntropyLoss()
     history: list[dict[str, float | None]] = []
     seconds = []
-    accuracy = 0.0
+    accuracy, eps = 0.0, None
     for epoch in range(1, config.epochs + 1):
         trainer.model.train()
         start = time.perf_counter()
@@ -257,7 +257,7 @@ def train_classifier(
         if on_epoch:
             on_epoch(row)
     return TrainResult(
-        trainer.plain_model(), config, accuracy, trainer.epsilon(), trainer.noise_multiplier,
+        trainer.plain_model(), config, accuracy, eps, trainer.noise_multiplier,
         float(np.mean(seconds)), history,
     )  # fmt: skip
 

@@ -50,6 +50,9 @@ class TrainConfig:
     max_physical_batch: int = 256
     accountant: str = "prv"
     seed: int = 0
+    optimizer: str = "sgd"  # or "adam"
+    cosine: bool = False  # cosine learning-rate schedule over the epochs
+    shift: int = 0  # augment: roll each batch by up to this many pixels (a per-example map, so DP-SGD allows it)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -60,6 +63,8 @@ class TrainConfig:
             raise PrivisError(f"delta must be in (0, 1), got {self.delta}")
         if self.max_grad_norm <= 0 or self.lr <= 0:
             raise PrivisError("max grad norm and learning rate must be > 0")
+        if self.optimizer not in ("sgd", "adam"):
+            raise PrivisError(f"unknown optimizer {self.optimizer!r}; known: sgd, adam")
 
 
 def _sampler_of(loader: Any) -> Any:
@@ -226,12 +231,17 @@ def train_classifier(
     loader = DataLoader(TensorDataset(x, y), batch_size=min(config.batch_size, len(idx)), shuffle=True,
                         generator=torch.Generator().manual_seed(config.seed))  # fmt: skip
     model = create_model(config.model, data.shape, data.n_classes)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    if config.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
     trainer = PrivateTrainer(
         model, optimizer, loader, epsilon=config.epsilon, delta=config.delta, epochs=config.epochs,
         max_grad_norm=config.max_grad_norm, accountant=config.accountant,
         max_physical_batch=config.max_physical_batch,
     )  # fmt: skip
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs) if config.cosine else None
+    rng = np.random.default_rng(config.seed)
     loss_fn = torch.nn.CrossEntropyLoss()
     history: list[dict[str, float | None]] = []
     seconds = []
@@ -242,11 +252,16 @@ def train_classifier(
         for xb, yb in trainer.batches():
             if len(xb) == 0:  # Poisson sampling can draw an empty batch
                 continue
+            if config.shift:
+                dy, dx = (int(v) for v in rng.integers(-config.shift, config.shift + 1, 2))
+                xb = torch.roll(xb, (dy, dx), (2, 3))
             trainer.optimizer.zero_grad()
             with warnings.catch_warnings():  # Opacus' hooks on a first layer whose input needs no gradient
                 warnings.filterwarnings("ignore", message="Full backward hook is firing")
                 loss_fn(trainer.model(xb), yb).backward()
             trainer.optimizer.step()
+        if schedule is not None:
+            schedule.step()
         seconds.append(time.perf_counter() - start)
         accuracy = float((predict_logits(trainer.model, data.x[data.test]).argmax(1) == data.y[data.test]).mean())
         eps = trainer.epsilon()

@@ -75,3 +75,44 @@ def resnet_gn(shape: tuple[int, int, int], n_classes: int):  # noqa: ANN201
         Block(16, 16, 1), Block(16, 32, 2), Block(32, 64, 2),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, n_classes),
     )  # fmt: skip
+
+
+@_register("mlp")
+def mlp(shape: tuple[int, int, int], n_classes: int, hidden: int = 64):  # noqa: ANN201
+    """One hidden ReLU layer: small enough for secret-shared inference (`privis mpc`)."""
+    from torch import nn
+
+    c, h, w = shape
+    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+
+
+HE_KERNEL, HE_STRIDE = 7, 3
+
+
+@_register("he-cnn")
+def he_cnn(  # noqa: ANN201
+    shape: tuple[int, int, int] = (1, 28, 28), n_classes: int = 10, channels: int = 4, hidden: int = 128
+):
+    """TenSEAL's MNIST network, every layer a polynomial so that it runs on CKKS ciphertexts
+    (`privis encrypted`): conv 7×7 stride 3 → x² → dense → x² → dense, for 28×28 grey images."""
+    import torch
+    from torch import nn
+
+    if tuple(shape) != (1, 28, 28):
+        raise PrivisError(f"the he-cnn model takes 28×28 grey images, got shape {tuple(shape)}")
+
+    class HeCnn(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            side = (28 - HE_KERNEL) // HE_STRIDE + 1
+            self.conv = nn.Conv2d(1, channels, HE_KERNEL, stride=HE_STRIDE)
+            self.fc1 = nn.Linear(side * side * channels, hidden)
+            self.fc2 = nn.Linear(hidden, n_classes)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.conv(x)
+            x = (x * x).reshape(len(x), -1)
+            x = self.fc1(x)
+            return self.fc2(x * x)
+
+    return HeCnn()

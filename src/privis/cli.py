@@ -8,6 +8,7 @@ exactly one JSON object on stdout.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -34,6 +35,11 @@ eval_app = typer.Typer(help="Measure anonymization quality on labelled data.", n
 app.add_typer(eval_app, name="eval")
 audit_app = typer.Typer(help="Measure what obfuscated images and trained models still leak.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+encrypted_app = typer.Typer(
+    help="Inference on encrypted images (CKKS): the model's owner never sees the image or the result.",
+    no_args_is_help=True,
+)
+app.add_typer(encrypted_app, name="encrypted")
 
 REID_METHODS = "clear,blur:0.2,blur:0.5,blur,pixelate,pixelate:8,pixelate:16,fill," + ",".join(
     f"dp-pixelate:eps={e}" for e in ("0.1", "0.5", "1", "2", "5", "10")
@@ -836,7 +842,9 @@ def _counts_text(totals: dict[str, Any]) -> str:
 @_guard
 def train(
     data: Annotated[str, typer.Argument(help="digits, mnist, or a folder with one subfolder of images per class.")],
-    model: Annotated[str, typer.Option("--model", help="small-cnn or resnet-gn (no BatchNorm).")] = "small-cnn",
+    model: Annotated[
+        str, typer.Option("--model", help="small-cnn, resnet-gn (no BatchNorm), mlp (for `privis mpc`) or he-cnn.")
+    ] = "small-cnn",
     epsilon: Annotated[
         float | None, typer.Option("--epsilon", min=1e-3, help="Train with DP-SGD to this ε (none: not private).")
     ] = None,
@@ -853,16 +861,25 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train an image classifier, with DP-SGD (Opacus) when --epsilon is given; ε per epoch is reported and saved."""
+    from privis.learn.dp_train import TrainConfig
+
+    config = TrainConfig(model=model, epochs=epochs, batch_size=batch_size, lr=lr, epsilon=epsilon, delta=delta,
+                         max_grad_norm=max_grad_norm, seed=seed)  # fmt: skip
+    _train_and_report(data, config, size=size, out=out, overwrite=overwrite, as_json=as_json, quiet=quiet)
+
+
+def _train_and_report(
+    data: str, config: Any, *, size: int, out: Path | None, overwrite: bool, as_json: bool, quiet: bool
+) -> None:
+    """Train as `config` says on the set `data`, save to `out` and report (`train` and `encrypted train`)."""
     from privis.learn.data import load_image_set
-    from privis.learn.dp_train import TrainConfig, save_model, train_classifier
+    from privis.learn.dp_train import save_model, train_classifier
 
     if out is not None and out.exists() and not overwrite:
         raise PrivisError(f"{out} exists; pass --overwrite to replace it")
-    config = TrainConfig(model=model, epochs=epochs, batch_size=batch_size, lr=lr, epsilon=epsilon, delta=delta,
-                         max_grad_norm=max_grad_norm, seed=seed)  # fmt: skip
-    images = load_image_set(data, seed=seed, size=size)
+    images = load_image_set(data, seed=config.seed, size=size)
     show = not (quiet or as_json)
-    with _count_progress("training", epochs, show, info=True) as progress:
+    with _count_progress("training", config.epochs, show, info=True) as progress:
         on_epoch = None
         if progress:
 
@@ -878,8 +895,8 @@ def train(
     if as_json:
         typer.echo(json.dumps(summary))
         return
-    eps = f"ε = {summary['epsilon']} at δ = {summary['delta']}" if epsilon is not None else "not private"
-    typer.echo(f"test accuracy {summary['test_accuracy']} after {epochs} epochs ({eps}), "
+    eps = f"ε = {summary['epsilon']} at δ = {summary['delta']}" if config.epsilon is not None else "not private"
+    typer.echo(f"{config.model}: test accuracy {summary['test_accuracy']} after {config.epochs} epochs ({eps}), "
                f"{summary['seconds_per_epoch']} s per epoch" + (f"; saved {out}" if out else ""))  # fmt: skip
 
 
@@ -929,6 +946,273 @@ def federated(
     eps = f", client-level ε = {summary['epsilon']} at δ = {delta}" if summary["epsilon"] is not None else ""
     typer.echo(f"test accuracy {summary['test_accuracy']} after {rounds} rounds over {clients} clients "
                f"({split}{', SecAgg+' if secagg else ''}{eps}), {summary['seconds']} s")  # fmt: skip
+
+
+@encrypted_app.command("train")
+@_guard
+def encrypted_train(
+    data: Annotated[str, typer.Argument(help="mnist, or a folder of class subfolders (images become 28×28 grey).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Save the model here (.pt).")],
+    epsilon: Annotated[
+        float | None, typer.Option("--epsilon", min=1e-3, help="Train with DP-SGD to this ε (none: not private).")
+    ] = None,
+    delta: Annotated[float, typer.Option("--delta", min=1e-12, max=0.1, help="δ of the guarantee.")] = 1e-5,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Default 60.")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Logical batch size (default 64; 512 with --epsilon).")
+    ] = None,
+    lr: Annotated[float, typer.Option("--lr", min=1e-6, help="Adam learning rate (cosine schedule).")] = 1e-3,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the training.")] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train the he-cnn (polynomial layers only, so it runs on ciphertexts) in plaintext, optionally with DP-SGD."""
+    from privis.learn.encrypted import HE_TRAINING
+
+    batch = batch_size or (512 if epsilon is not None else HE_TRAINING.batch_size)
+    config = dataclasses.replace(HE_TRAINING, epochs=epochs or HE_TRAINING.epochs, batch_size=batch, lr=lr,
+                                 epsilon=epsilon, delta=delta, seed=seed)  # fmt: skip
+    _train_and_report(data, config, size=28, out=out, overwrite=overwrite, as_json=as_json, quiet=quiet)
+
+
+@encrypted_app.command("keygen")
+@_guard
+def encrypted_keygen(
+    out: Annotated[Path, typer.Option("-o", "--out", help="Folder for secret.ctx, public.ctx, parameters.json.")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing keys.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Make CKKS keys for the he-cnn: the secret key stays in secret.ctx (owner-only), public.ctx goes to servers."""
+    from privis.learn.encrypted import EncryptedClient, save_keys
+
+    client = EncryptedClient()
+    paths = save_keys(client, out, overwrite=overwrite)
+    summary = {name: {"path": str(p), "bytes": p.stat().st_size} for name, p in paths.items()}
+    summary["parameters"] = dataclasses.asdict(client.params)
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    p = client.params
+    typer.echo(f"CKKS N = {p.poly_modulus_degree}, primes {list(p.coeff_mod_bit_sizes)} bits, scale 2^{p.scale_bits}")
+    for name, row in summary.items():
+        if name != "parameters":
+            typer.echo(f"  {row['path']}  {row['bytes'] / 1e6:.1f} MB")
+
+
+def _he_model(path: Path) -> tuple[Any, dict[str, Any]]:
+    from privis.learn.dp_train import load_model
+    from privis.learn.encrypted import check_he_model
+
+    model, meta = load_model(path)
+    return check_he_model(model), meta
+
+
+@encrypted_app.command("serve")
+@_guard
+def encrypted_serve(
+    model: Annotated[Path, typer.Option("--model", help="An he-cnn saved by `privis encrypted train`.")],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback unless you say otherwise).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8600,
+    max_sessions: Annotated[int, typer.Option("--max-sessions", min=1, help="Clients' keys kept in memory.")] = 4,
+) -> None:
+    """Serve the model over HTTP for clients who send encrypted images; it never holds a secret key."""
+    from privis.server.encrypted import create_app
+    from privis.server.http import serve
+
+    he_model, meta = _he_model(model)
+    app = create_app(he_model, classes=meta["data"]["classes"], max_sessions=max_sessions)
+    typer.secho(f"serving {model} for encrypted inference on http://{host}:{port}/v1/encrypted (Ctrl-C stops)",
+                err=True)  # fmt: skip
+    serve(app, host, port)
+
+
+@encrypted_app.command("infer")
+@_guard
+def encrypted_infer(
+    images: Annotated[
+        list[Path] | None, typer.Argument(help="Images to classify (28×28 grey after resizing; MNIST: white on black).")
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="A `privis encrypted serve` server.")] = None,
+    keys: Annotated[Path | None, typer.Option("--keys", help="Folder from `privis encrypted keygen`.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Evaluate on this set's held-out images instead (mnist).")
+    ] = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="--dataset: how many held-out images.")] = 100,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="--dataset: the he-cnn (default: train one now, ~10 s).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="--dataset: seed of the split (and of the training).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Classify encrypted images: with --url and --keys, IMAGES on a server; with --dataset, the whole protocol
+    (keys, a server on loopback unless --url, N held-out images) with accuracy, latency and bytes each way."""
+    from privis.learn.encrypted import EncryptedClient, load_client
+    from privis.server.encrypted import EncryptedService
+
+    client = load_client(keys) if keys else None
+    if dataset is None:
+        if not images or url is None or client is None:
+            raise PrivisError("give IMAGES with --url and --keys, or --dataset to evaluate")
+        _infer_images(images, EncryptedService(url), client, as_json)
+        return
+    if images:
+        raise PrivisError("give IMAGES or --dataset, not both")
+    summary = _evaluate_encrypted(dataset, n, model, url, client or EncryptedClient(), seed, quiet or as_json)
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(
+        f"{summary['n_images']} images: encrypted accuracy {summary['encrypted_accuracy']:.4f}, plaintext "
+        f"{summary['plaintext_accuracy']:.4f} ({summary['agreement']:.2%} agree); {summary['seconds_per_image']} s per "
+        f"image, {summary['bytes_up_per_image'] / 1e3:.0f} kB up and {summary['bytes_down_per_image'] / 1e3:.0f} kB "
+        f"down per image; public context {summary['context_bytes'] / 1e6:.1f} MB (N = "
+        f"{summary['poly_modulus_degree']}, primes {summary['coeff_mod_bit_sizes']})"
+    )
+
+
+def _evaluate_encrypted(
+    dataset: str, n: int, model_path: Path | None, url: str | None, client: Any, seed: int, quiet: bool
+) -> dict[str, Any]:
+    from privis.learn.data import load_image_set
+    from privis.learn.dp_train import train_classifier
+    from privis.learn.encrypted import HE_TRAINING, evaluate_encrypted
+    from privis.server.encrypted import EncryptedService, create_app
+    from privis.server.http import running
+
+    data = load_image_set(dataset, seed=seed, size=28)
+    if data.shape != (1, 28, 28):
+        raise PrivisError(f"{dataset}: the he-cnn takes 28×28 grey images, this set has shape {data.shape}")
+    if n > len(data.test):
+        raise PrivisError(f"--n {n} is more than the {len(data.test)} held-out images of {data.name}")
+    if model_path is not None:
+        he_model, meta = _he_model(model_path)
+        if meta["data"]["name"] == data.name and meta["data"]["seed"] != seed:
+            raise PrivisError(f"{model_path} was trained on the split of seed {meta['data']['seed']}: pass that --seed")
+    elif url is not None:
+        raise PrivisError("--dataset with --url needs --model too: the plaintext model the server runs")
+    else:
+        logging.getLogger("privis").info("training an he-cnn on %d images of %s", len(data.train), data.name)
+        he_model = train_classifier(data, dataclasses.replace(HE_TRAINING, seed=seed)).model
+    test = data.test[:n]
+    with contextlib.ExitStack() as stack:
+        if url is None:
+            url = stack.enter_context(running(create_app(he_model, classes=data.classes)))
+        service = EncryptedService(url)
+        progress = stack.enter_context(_count_progress("encrypted inference", n, not quiet))
+        summary = evaluate_encrypted(he_model, data.x[test], data.y[test], client=client, connect=service.connect,
+                                     on_image=_ticker(progress))  # fmt: skip
+    return {"data": data.name, "server": "loopback" if url.startswith("http://127.") else url, **summary}
+
+
+def _infer_images(paths: list[Path], service: Any, client: Any, as_json: bool) -> None:
+    classes = service.describe()["classes"]
+    x, names, failed = _read_images(paths, (1, 28, 28))
+    if not names:
+        raise PrivisError(failed[0]["error"])
+    infer = service.connect(client.public_context())
+    rows = []
+    for name, image in zip(names, x, strict=True):
+        logits = client.decrypt(infer(client.encrypt(image[0])))
+        rows.append({"image": name, "class": classes[int(logits.argmax())],
+                     "logits": [round(float(v), 3) for v in logits]})  # fmt: skip
+    _print_predictions({"predictions": rows + failed, "failed": len(failed)}, as_json)
+
+
+@app.command("mpc")
+@_guard
+def mpc(
+    images: Annotated[
+        list[Path] | None, typer.Argument(help="Images to classify (resized to the model's input).")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="An mlp or linear model from `privis train --model mlp`.")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Evaluate on this set's held-out images instead (mnist, digits).")
+    ] = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="--dataset: how many held-out images.")] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="--dataset: seed of the split (and of the training).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Secret-shared inference among 3 parties on loopback (MPyC): party 0 holds the model, party 1 the
+    images and alone learns each class, party 2 computes; with --dataset, agreement with plaintext and time."""
+    from privis.learn.data import load_image_set
+    from privis.learn.dp_train import load_model, train_classifier
+    from privis.learn.mpc import MPC_TRAINING, run_mpc
+
+    if (dataset is None) == (not images):
+        raise PrivisError("give IMAGES (with --model) or --dataset")
+    labels, names = None, None
+    if dataset is not None:
+        data = load_image_set(dataset, seed=seed)
+        if n > len(data.test):
+            raise PrivisError(f"--n {n} is more than the {len(data.test)} held-out images of {data.name}")
+        if model is not None:
+            net, meta = load_model(model)
+        else:
+            logging.getLogger("privis").info("training an mlp on %d images of %s", len(data.train), data.name)
+            net, meta = train_classifier(data, dataclasses.replace(MPC_TRAINING, seed=seed)).model, {"data": {}}
+        if meta["data"].get("name") == data.name and meta["data"].get("seed") != seed:
+            raise PrivisError(f"{model} was trained on the split of seed {meta['data']['seed']}: pass that --seed")
+        x, labels, classes = data.x[data.test[:n]], data.y[data.test[:n]], data.classes
+    else:
+        if model is None:
+            raise PrivisError("IMAGES need --model (an mlp from `privis train DATA --model mlp -o FILE`)")
+        net, meta = load_model(model)
+        x, names, failed = _read_images(images, tuple(meta["data"]["shape"]))
+        classes = meta["data"]["classes"]
+        if not names:
+            raise PrivisError(failed[0]["error"])
+    with _count_progress("MPC inference", len(x), not (quiet or as_json)) as progress:
+        summary = run_mpc(net, x, labels, on_image=_ticker(progress))
+    if names is not None:
+        rows = [{"image": name, "class": classes[c]} for name, c in zip(names, summary["predictions"], strict=True)]
+        _print_predictions({**summary, "predictions": rows + failed, "failed": len(failed)}, as_json)
+        return
+    summary = {"data": dataset, **{k: v for k, v in summary.items() if k != "predictions"}}
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(
+        f"{summary['n_images']} images among {summary['parties']} parties: {summary['agreement']:.2%} agree with "
+        f"plaintext (accuracy {summary['mpc_accuracy']} under MPC, {summary['plaintext_accuracy']} in plaintext); "
+        f"{summary['seconds_per_image']} s per image, {summary['setup_seconds']} s to start and share the model"
+    )
+
+
+def _read_images(paths: list[Path], shape: tuple[int, int, int]) -> tuple[Any, list[str], list[dict[str, str]]]:
+    """Image files as (N, C, H, W) float32 in [0, 1] at a model's input `shape`, their names, and the unreadable."""
+    import numpy as np
+    from PIL import Image
+
+    c, h, w = shape
+    out, names, failed = [], [], []
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                pixels = np.asarray(im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR), np.float32)
+        except (OSError, ValueError) as exc:
+            failed.append({"image": str(path), "error": f"{path}: cannot read the image ({exc})"})
+            continue
+        out.append(pixels.reshape(h, w, c).transpose(2, 0, 1) / 255.0)
+        names.append(str(path))
+    return (np.stack(out) if out else np.zeros((0, c, h, w), np.float32)), names, failed
+
+
+def _print_predictions(summary: dict[str, Any], as_json: bool) -> None:
+    """Print one line per image (unless --json); exit 1 after the JSON if any image could not be read."""
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        for row in summary["predictions"]:
+            typer.echo(f"{row['image']}: {row['class']}" if "class" in row else f"error: {row['error']}")
+    if summary["failed"]:
+        raise typer.Exit(1)
 
 
 @app.command("counts")
@@ -1179,6 +1463,18 @@ def _count_progress(label: str, total: int, show: bool, *, info: bool = False): 
     with Progress(*columns, TimeRemainingColumn(), console=_stderr_console(), transient=True) as progress:
         task = progress.add_task(label, total=total, info="")
         yield lambda done, text="": progress.update(task, completed=done, info=text)
+
+
+def _ticker(progress: Callable[..., None] | None) -> Callable[[], None]:
+    """A callback that advances a `_count_progress` bar by one step (or does nothing without one)."""
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress:
+            progress(done[0])
+
+    return tick
 
 
 @audit_app.command("reid")

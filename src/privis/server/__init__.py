@@ -1,0 +1,1 @@
+"""HTTP services over the library: thin FastAPI apps served by uvicorn."""

@@ -1,0 +1,77 @@
+"""Running a FastAPI app with uvicorn: in the foreground (`serve`) or on a background thread (`running`)."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from privis.errors import PrivisError
+
+log = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on `host`:`port` (port 0: any free port), or a PrivisError saying why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PrivisError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    sock.listen(64)
+    return sock
+
+
+def _server(app: Any) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    return uvicorn.Server(config)
+
+
+def serve(app: Any, host: str, port: int) -> None:
+    """Serve `app` until interrupted."""
+    sock = bind(host, port)
+    if not is_loopback(host):
+        log.warning("listening on %s, beyond this machine, over plain HTTP: put TLS in front of it", host)
+    _server(app).run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def running(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve `app` on a free loopback port on a background thread; yields its base URL."""
+    sock = bind(host, 0)
+    server = _server(app)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not server.started:
+        server.should_exit = True
+        sock.close()
+        raise PrivisError("the local server did not start")
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

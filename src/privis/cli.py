@@ -957,22 +957,24 @@ def encrypted_train(
         float | None, typer.Option("--epsilon", min=1e-3, help="Train with DP-SGD to this ε (none: not private).")
     ] = None,
     delta: Annotated[float, typer.Option("--delta", min=1e-12, max=0.1, help="δ of the guarantee.")] = 1e-5,
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Default 60.")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Default 60 (30 with --epsilon).")] = None,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", min=1, help="Logical batch size (default 64; 512 with --epsilon).")
     ] = None,
-    lr: Annotated[float, typer.Option("--lr", min=1e-6, help="Adam learning rate (cosine schedule).")] = 1e-3,
+    lr: Annotated[
+        float | None, typer.Option("--lr", min=1e-6, help="Adam learning rate, cosine schedule (1e-3; 1e-2 with DP).")
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the training.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train the he-cnn (polynomial layers only, so it runs on ciphertexts) in plaintext, optionally with DP-SGD."""
-    from privis.learn.encrypted import HE_TRAINING
+    from privis.learn.encrypted import HE_TRAINING, HE_TRAINING_DP
 
-    batch = batch_size or (512 if epsilon is not None else HE_TRAINING.batch_size)
-    config = dataclasses.replace(HE_TRAINING, epochs=epochs or HE_TRAINING.epochs, batch_size=batch, lr=lr,
-                                 epsilon=epsilon, delta=delta, seed=seed)  # fmt: skip
+    base = HE_TRAINING if epsilon is None else HE_TRAINING_DP
+    config = dataclasses.replace(base, epochs=epochs or base.epochs, batch_size=batch_size or base.batch_size,
+                                 lr=lr or base.lr, epsilon=epsilon, delta=delta, seed=seed)  # fmt: skip
     _train_and_report(data, config, size=28, out=out, overwrite=overwrite, as_json=as_json, quiet=quiet)
 
 
@@ -1000,14 +1002,6 @@ def encrypted_keygen(
             typer.echo(f"  {row['path']}  {row['bytes'] / 1e6:.1f} MB")
 
 
-def _he_model(path: Path) -> tuple[Any, dict[str, Any]]:
-    from privis.learn.dp_train import load_model
-    from privis.learn.encrypted import check_he_model
-
-    model, meta = load_model(path)
-    return check_he_model(model), meta
-
-
 @encrypted_app.command("serve")
 @_guard
 def encrypted_serve(
@@ -1019,10 +1013,11 @@ def encrypted_serve(
     max_sessions: Annotated[int, typer.Option("--max-sessions", min=1, help="Clients' keys kept in memory.")] = 4,
 ) -> None:
     """Serve the model over HTTP for clients who send encrypted images; it never holds a secret key."""
+    from privis.learn.dp_train import load_model
     from privis.server.encrypted import create_app
     from privis.server.http import serve
 
-    he_model, meta = _he_model(model)
+    he_model, meta = load_model(model)
     app = create_app(he_model, classes=meta["data"]["classes"], max_sessions=max_sessions)
     typer.secho(f"serving {model} for encrypted inference on http://{host}:{port}/v1/encrypted (Ctrl-C stops)",
                 err=True)  # fmt: skip
@@ -1077,27 +1072,16 @@ def encrypted_infer(
 def _evaluate_encrypted(
     dataset: str, n: int, model_path: Path | None, url: str | None, client: Any, seed: int, quiet: bool
 ) -> dict[str, Any]:
-    from privis.learn.data import load_image_set
-    from privis.learn.dp_train import train_classifier
-    from privis.learn.encrypted import HE_TRAINING, evaluate_encrypted
+    from privis.learn.encrypted import HE_TRAINING, check_he_model, evaluate_encrypted
     from privis.server.encrypted import EncryptedService, create_app
     from privis.server.http import running
 
-    data = load_image_set(dataset, seed=seed, size=28)
+    if url is not None and model_path is None:
+        raise PrivisError("--dataset with --url needs --model too: the plaintext model the server runs")
+    data, he_model, test = _held_out_and_model(dataset, n, seed, model_path, HE_TRAINING, size=28)
     if data.shape != (1, 28, 28):
         raise PrivisError(f"{dataset}: the he-cnn takes 28×28 grey images, this set has shape {data.shape}")
-    if n > len(data.test):
-        raise PrivisError(f"--n {n} is more than the {len(data.test)} held-out images of {data.name}")
-    if model_path is not None:
-        he_model, meta = _he_model(model_path)
-        if meta["data"]["name"] == data.name and meta["data"]["seed"] != seed:
-            raise PrivisError(f"{model_path} was trained on the split of seed {meta['data']['seed']}: pass that --seed")
-    elif url is not None:
-        raise PrivisError("--dataset with --url needs --model too: the plaintext model the server runs")
-    else:
-        logging.getLogger("privis").info("training an he-cnn on %d images of %s", len(data.train), data.name)
-        he_model = train_classifier(data, dataclasses.replace(HE_TRAINING, seed=seed)).model
-    test = data.test[:n]
+    check_he_model(he_model)
     with contextlib.ExitStack() as stack:
         if url is None:
             url = stack.enter_context(running(create_app(he_model, classes=data.classes)))
@@ -1106,6 +1090,25 @@ def _evaluate_encrypted(
         summary = evaluate_encrypted(he_model, data.x[test], data.y[test], client=client, connect=service.connect,
                                      on_image=_ticker(progress))  # fmt: skip
     return {"data": data.name, "server": "loopback" if url.startswith("http://127.") else url, **summary}
+
+
+def _held_out_and_model(
+    dataset: str, n: int, seed: int, model_path: Path | None, training: Any, size: int = 32
+) -> tuple[Any, Any, Any]:
+    """The set, a model (loaded, or trained now as `training` says) and the first `n` held-out indices."""
+    from privis.learn.data import load_image_set
+    from privis.learn.dp_train import load_model, train_classifier
+
+    data = load_image_set(dataset, seed=seed, size=size)
+    if n > len(data.test):
+        raise PrivisError(f"--n {n} is more than the {len(data.test)} held-out images of {data.name}")
+    if model_path is None:
+        logging.getLogger("privis").info("training a %s on %d images of %s", training.model, len(data.train), data.name)
+        return data, train_classifier(data, dataclasses.replace(training, seed=seed)).model, data.test[:n]
+    model, meta = load_model(model_path)
+    if meta["data"]["name"] == data.name and meta["data"]["seed"] != seed:
+        raise PrivisError(f"{model_path} was trained on the split of seed {meta['data']['seed']}: pass that --seed")
+    return data, model, data.test[:n]
 
 
 def _infer_images(paths: list[Path], service: Any, client: Any, as_json: bool) -> None:
@@ -1141,25 +1144,15 @@ def mpc(
 ) -> None:
     """Secret-shared inference among 3 parties on loopback (MPyC): party 0 holds the model, party 1 the
     images and alone learns each class, party 2 computes; with --dataset, agreement with plaintext and time."""
-    from privis.learn.data import load_image_set
-    from privis.learn.dp_train import load_model, train_classifier
+    from privis.learn.dp_train import load_model
     from privis.learn.mpc import MPC_TRAINING, run_mpc
 
     if (dataset is None) == (not images):
         raise PrivisError("give IMAGES (with --model) or --dataset")
     labels, names = None, None
     if dataset is not None:
-        data = load_image_set(dataset, seed=seed)
-        if n > len(data.test):
-            raise PrivisError(f"--n {n} is more than the {len(data.test)} held-out images of {data.name}")
-        if model is not None:
-            net, meta = load_model(model)
-        else:
-            logging.getLogger("privis").info("training an mlp on %d images of %s", len(data.train), data.name)
-            net, meta = train_classifier(data, dataclasses.replace(MPC_TRAINING, seed=seed)).model, {"data": {}}
-        if meta["data"].get("name") == data.name and meta["data"].get("seed") != seed:
-            raise PrivisError(f"{model} was trained on the split of seed {meta['data']['seed']}: pass that --seed")
-        x, labels, classes = data.x[data.test[:n]], data.y[data.test[:n]], data.classes
+        data, net, test = _held_out_and_model(dataset, n, seed, model, MPC_TRAINING)
+        x, labels = data.x[test], data.y[test]
     else:
         if model is None:
             raise PrivisError("IMAGES need --model (an mlp from `privis train DATA --model mlp -o FILE`)")

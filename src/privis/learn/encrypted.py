@@ -25,6 +25,7 @@ HeParameters(poly_modulus_degree=8192, coeff_mod_bit_sizes=(38, 28, 28, 28, 28, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -49,6 +50,9 @@ DEPTH = 5
 # How `privis encrypted train` trains the he-cnn: tuned on MNIST's 8,000 training images
 # (98.6 % on the 2,000 held out, against 97.7 % after 30 epochs without the schedule).
 HE_TRAINING = TrainConfig(model="he-cnn", epochs=60, batch_size=64, lr=1e-3, optimizer="adam", cosine=True, shift=1)
+# With DP-SGD (`--epsilon`): larger batches, fewer epochs, a higher rate; 89.25 % at ε = 3 on MNIST (84.0 % with the above).
+# Squares are unbounded, so clipped and noised gradients train them worse than tanh (small-cnn: 94.4 %).
+HE_TRAINING_DP = dataclasses.replace(HE_TRAINING, epochs=30, batch_size=512, lr=1e-2)
 
 
 @dataclass(frozen=True)

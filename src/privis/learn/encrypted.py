@@ -48,10 +48,10 @@ MAX_MODULUS_BITS = {4096: 109, 8192: 218, 16384: 438, 32768: 881}
 # vector (TenSEAL's tutorial), which would cost a level for the packing mask.
 DEPTH = 5
 # How `privis encrypted train` trains the he-cnn: tuned on MNIST's 8,000 training images
-# (98.6 % on the 2,000 held out, against 97.7 % after 30 epochs without the schedule).
+# (98.25 % on the 2,000 held out).
 HE_TRAINING = TrainConfig(model="he-cnn", epochs=60, batch_size=64, lr=1e-3, optimizer="adam", cosine=True, shift=1)
-# With DP-SGD (`--epsilon`): larger batches, fewer epochs, a higher rate; 89.25 % at ε = 3 on MNIST (84.0 % with the above).
-# Squares are unbounded, so clipped and noised gradients train them worse than tanh (small-cnn: 94.4 %).
+# With DP-SGD (`--epsilon`): larger batches, fewer epochs, a higher rate; 89.25 % at ε = 3 on MNIST (84.0 %
+# with the above). Squares are unbounded, so clipped, noised gradients train them worse than tanh (small-cnn: 94.4 %).
 HE_TRAINING_DP = dataclasses.replace(HE_TRAINING, epochs=30, batch_size=512, lr=1e-2)
 
 

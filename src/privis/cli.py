@@ -1043,8 +1043,11 @@ def encrypted_infer(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Classify encrypted images: with --url and --keys, IMAGES on a server; with --dataset, the whole protocol
-    (keys, a server on loopback unless --url, N held-out images) with accuracy, latency and bytes each way."""
+    """Classify encrypted images on a server that never sees them or the result.
+
+    With --url and --keys: IMAGES. With --dataset: the whole protocol (keys, a server on loopback
+    unless --url, N held-out images) with accuracy against plaintext, latency and bytes each way.
+    """
     from privis.learn.encrypted import EncryptedClient, load_client
     from privis.server.encrypted import EncryptedService
 
@@ -1142,8 +1145,11 @@ def mpc(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Secret-shared inference among 3 parties on loopback (MPyC): party 0 holds the model, party 1 the
-    images and alone learns each class, party 2 computes; with --dataset, agreement with plaintext and time."""
+    """Secret-shared inference among 3 parties on loopback (MPyC); only the images' owner learns each class.
+
+    Party 0 shares the model, party 1 the images, party 2 computes. With --dataset: agreement with the
+    plaintext model, time and traffic per image.
+    """
     from privis.learn.dp_train import load_model
     from privis.learn.mpc import MPC_TRAINING, run_mpc
 

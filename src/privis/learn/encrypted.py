@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from privis.errors import PrivisError
-from privis.learn.dp_train import TrainConfig, scale_inputs
+from privis.learn.dp_train import TrainConfig, predict_logits, scale_inputs
 from privis.learn.models import HE_KERNEL as KERNEL
 from privis.learn.models import HE_STRIDE as STRIDE
 
@@ -80,12 +80,17 @@ def default_parameters() -> HeParameters:
     return he_parameters(DEPTH, slots=64 * KERNEL * KERNEL)
 
 
-def normalize(images: np.ndarray) -> np.ndarray:
-    """28×28 images in [0, 1], shaped (N, 1, 28, 28) and scaled as every privis classifier is (`scale_inputs`)."""
+def as_batch(images: np.ndarray) -> np.ndarray:
+    """28×28 images in [0, 1] as a float32 batch (N, 1, 28, 28), the he-cnn's input."""
     x = np.asarray(images, np.float32)
     if x.shape[-2:] != (28, 28):
         raise PrivisError(f"the encrypted network takes 28×28 images, got {x.shape[-2:]}")
-    return scale_inputs(x).reshape(-1, 1, 28, 28)
+    return x.reshape(-1, 1, 28, 28)
+
+
+def normalize(images: np.ndarray) -> np.ndarray:
+    """`as_batch`, scaled as every privis classifier's input is (`scale_inputs`)."""
+    return scale_inputs(as_batch(images))
 
 
 def check_he_model(model: Any) -> Any:
@@ -226,15 +231,12 @@ def evaluate_encrypted(
     `EncryptedServer` in this process; `privis encrypted infer` passes one that talks HTTP).
     Returns encrypted and plaintext accuracy, seconds per image and the bytes each way.
     """
-    import torch
-
     client = client or EncryptedClient()
     context = client.public_context()
     start = time.perf_counter()
     infer = connect(context) if connect else EncryptedServer(context, export_weights(model)).infer
     setup = time.perf_counter() - start
-    with torch.no_grad():
-        plain = model(torch.from_numpy(normalize(images))).argmax(1).numpy()
+    plain = predict_logits(model, as_batch(images)).argmax(1)
     predicted, up, down = [], 0, 0
     start = time.perf_counter()
     for image in images:

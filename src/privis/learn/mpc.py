@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from privis.errors import PrivisError
-from privis.learn.dp_train import TrainConfig, scale_inputs
+from privis.learn.dp_train import TrainConfig, predict_logits, scale_inputs
 
 PARTIES = 3
 MODEL_OWNER, IMAGE_OWNER = 0, 1
@@ -101,14 +101,11 @@ def run_mpc(
     measured by party 1, from sharing the image to receiving the class, and the bytes all
     parties sent each other per image.
     """
-    import torch
-
     layers = mlp_layers(model)
     x = scale_inputs(np.asarray(images, np.float32)).reshape(len(images), -1)
     if x.shape[1] != layers[0][0].shape[0]:
         raise PrivisError(f"the model takes {layers[0][0].shape[0]} values per image, the images have {x.shape[1]}")
-    with torch.no_grad():
-        plain = model(torch.from_numpy(scale_inputs(np.asarray(images, np.float32)))).argmax(1).numpy()
+    plain = predict_logits(model, np.asarray(images, np.float32)).argmax(1)
     timeout = timeout or 120 + 30 * len(images)
     with tempfile.TemporaryDirectory(prefix="privis-mpc-") as tmp:  # mode 0700
         work = Path(tmp)

@@ -1187,20 +1187,18 @@ def mpc(
 def _read_images(paths: list[Path], shape: tuple[int, int, int]) -> tuple[Any, list[str], list[dict[str, str]]]:
     """Image files as (N, C, H, W) float32 in [0, 1] at a model's input `shape`, their names, and the unreadable."""
     import numpy as np
-    from PIL import Image
 
-    c, h, w = shape
+    from privis.learn.data import read_image
+
     out, names, failed = [], [], []
     for path in paths:
         try:
-            with Image.open(path) as im:
-                pixels = np.asarray(im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR), np.float32)
-        except (OSError, ValueError) as exc:
-            failed.append({"image": str(path), "error": f"{path}: cannot read the image ({exc})"})
+            out.append(read_image(path, shape))
+        except PrivisError as exc:
+            failed.append({"image": str(path), "error": str(exc)})
             continue
-        out.append(pixels.reshape(h, w, c).transpose(2, 0, 1) / 255.0)
         names.append(str(path))
-    return (np.stack(out) if out else np.zeros((0, c, h, w), np.float32)), names, failed
+    return (np.stack(out) if out else np.zeros((0, *shape), np.float32)), names, failed
 
 
 def _print_predictions(summary: dict[str, Any], as_json: bool) -> None:

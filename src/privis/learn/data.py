@@ -79,9 +79,20 @@ def load_image_set(
     return ImageSet(key, x, y, classes, train, test, seed)
 
 
-def _load_folder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def read_image(path: str | os.PathLike[str], shape: tuple[int, int, int]) -> np.ndarray:
+    """One image file as a classifier input of `shape` (C, H, W): float32 in [0, 1], grey (C = 1) or RGB, resized."""
     from PIL import Image
 
+    c, h, w = shape
+    try:
+        with Image.open(path) as im:
+            pixels = np.asarray(im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR), np.float32)
+    except (OSError, ValueError) as exc:
+        raise PrivisError(f"{path}: cannot read the image ({exc})") from None
+    return pixels.reshape(h, w, c).transpose(2, 0, 1) / 255.0
+
+
+def _load_folder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     if not root.is_dir():
         raise PrivisError(f"{root}: not a folder, and not a built-in data set (digits, mnist)")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -92,15 +103,11 @@ def _load_folder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray, list[st
         for path in sorted((root / name).rglob("*")):
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            try:
-                with Image.open(path) as im:
-                    images.append(np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR)))
-            except OSError as exc:
-                raise PrivisError(f"{path}: cannot read the image ({exc})") from None
+            images.append(read_image(path, (3, size, size)))
             labels.append(label)
     if not images:
         raise PrivisError(f"{root}: no images in the class folders")
-    x = np.stack(images).astype(np.float32) / 255.0
-    if np.allclose(x[..., 0], x[..., 1]) and np.allclose(x[..., 1], x[..., 2]):
-        x = x[..., :1]  # grey images stay one channel
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2)), np.asarray(labels, np.int64), classes
+    x = np.stack(images)
+    if np.allclose(x[:, 0], x[:, 1]) and np.allclose(x[:, 1], x[:, 2]):
+        x = x[:, :1]  # grey images stay one channel
+    return np.ascontiguousarray(x), np.asarray(labels, np.int64), classes

@@ -1081,9 +1081,7 @@ def _evaluate_encrypted(
 
     if url is not None and model_path is None:
         raise PrivisError("--dataset with --url needs --model too: the plaintext model the server runs")
-    data, he_model, test = _held_out_and_model(dataset, n, seed, model_path, HE_TRAINING, size=28)
-    if data.shape != (1, 28, 28):
-        raise PrivisError(f"{dataset}: the he-cnn takes 28×28 grey images, this set has shape {data.shape}")
+    data, he_model, test = _held_out_and_model(dataset, n, seed, model_path, HE_TRAINING, shape=(1, 28, 28))
     check_he_model(he_model)
     with contextlib.ExitStack() as stack:
         if url is None:
@@ -1096,13 +1094,18 @@ def _evaluate_encrypted(
 
 
 def _held_out_and_model(
-    dataset: str, n: int, seed: int, model_path: Path | None, training: Any, size: int = 32
+    dataset: str, n: int, seed: int, model_path: Path | None, training: Any, shape: tuple[int, int, int] | None = None
 ) -> tuple[Any, Any, Any]:
-    """The set, a model (loaded, or trained now as `training` says) and the first `n` held-out indices."""
+    """The set, a model (loaded, or trained now as `training` says) and the first `n` held-out indices.
+
+    With `shape`, the set's images must have it (checked before any training)."""
     from privis.learn.data import load_image_set
     from privis.learn.dp_train import load_model, train_classifier
 
-    data = load_image_set(dataset, seed=seed, size=size)
+    data = load_image_set(dataset, seed=seed, size=shape[-1] if shape else 32)
+    if shape and data.shape != shape:
+        raise PrivisError(f"{dataset}: the {training.model} takes {shape[1]}×{shape[2]} images with {shape[0]} "
+                          f"channel(s), this set has shape {data.shape}")  # fmt: skip
     if n > len(data.test):
         raise PrivisError(f"--n {n} is more than the {len(data.test)} held-out images of {data.name}")
     if model_path is None:

@@ -111,9 +111,10 @@ def run_mpc(
         work = Path(tmp)
         np.savez(work / "model.npz", *[a for layer in layers for a in layer])  # read by party 0 only
         np.save(work / "images.npy", x.astype(np.float64))  # read by party 1 only
+        # "result" is formatted with each party's number
         job = {"n": len(x), "shapes": [[list(w.shape), list(b.shape)] for w, b in layers],
                "model": str(work / "model.npz"), "images": str(work / "images.npy"),
-               "result": str(work / "result.json")}  # fmt: skip
+               "result": str(work / "result{}.json")}  # fmt: skip
         (work / "job.json").write_text(json.dumps(job))
         ports = _free_ports(PARTIES)
         addresses = [arg for port in ports for arg in ("-P", f"127.0.0.1:{port}")]
@@ -130,7 +131,7 @@ def run_mpc(
             follower = threading.Thread(target=_follow, args=(procs[IMAGE_OWNER].stdout, logs[IMAGE_OWNER], on_image),
                                         daemon=True)  # fmt: skip
             follower.start()
-            _wait_all(procs, logs, time.monotonic() + timeout, timeout)
+            _wait_all(procs, logs, timeout)
             follower.join(timeout=5)
         finally:
             for proc in procs:
@@ -140,7 +141,7 @@ def run_mpc(
             for log in logs:
                 log.close()
         seconds = time.perf_counter() - start
-        results = [json.loads((work / f"result{pid}.json").read_text()) for pid in range(PARTIES)]
+        results = [json.loads(Path(job["result"].format(pid)).read_text()) for pid in range(PARTIES)]
         result = results[IMAGE_OWNER]
     predicted = np.asarray(result["predictions"])
     summary = {
@@ -169,8 +170,9 @@ def _follow(stream: Any, log: Any, on_image: Callable[[], None] | None) -> None:
             log.write(line)
 
 
-def _wait_all(procs: list[subprocess.Popen], logs: list[Any], deadline: float, timeout: float) -> None:
-    """Wait for every party; the first that fails (or the deadline) stops them all, with its last words."""
+def _wait_all(procs: list[subprocess.Popen], logs: list[Any], timeout: float) -> None:
+    """Wait for every party; the first that fails (or the timeout) stops them all, with its last words."""
+    deadline = time.monotonic() + timeout
     while any(proc.poll() is None for proc in procs):
         failed = [pid for pid, proc in enumerate(procs) if proc.returncode not in (None, 0)]
         if failed or time.monotonic() > deadline:
@@ -237,7 +239,7 @@ def _party(job_path: str) -> None:
         result = {"bytes_sent": traffic}
         if pid == IMAGE_OWNER:
             result.update(predictions=predictions, seconds=seconds)
-        Path(job["result"].replace(".json", f"{pid}.json")).write_text(json.dumps(result))
+        Path(job["result"].format(pid)).write_text(json.dumps(result))
 
     mpc.run(main())
 

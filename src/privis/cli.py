@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import sys
+import urllib.parse
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -1077,7 +1078,7 @@ def _evaluate_encrypted(
 ) -> dict[str, Any]:
     from privis.learn.encrypted import HE_TRAINING, check_he_model, evaluate_encrypted
     from privis.server.encrypted import EncryptedService, create_app
-    from privis.server.http import running
+    from privis.server.http import is_loopback, running
 
     if url is not None and model_path is None:
         raise PrivisError("--dataset with --url needs --model too: the plaintext model the server runs")
@@ -1090,7 +1091,8 @@ def _evaluate_encrypted(
         progress = stack.enter_context(_count_progress("encrypted inference", n, not quiet))
         summary = evaluate_encrypted(he_model, data.x[test], data.y[test], client=client, connect=service.connect,
                                      on_image=_ticker(progress))  # fmt: skip
-    return {"data": data.name, "server": "loopback" if url.startswith("http://127.") else url, **summary}
+    local = is_loopback(urllib.parse.urlsplit(url).hostname or "")
+    return {"data": data.name, "server": "loopback" if local else url, **summary}
 
 
 def _held_out_and_model(

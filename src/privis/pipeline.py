@@ -11,6 +11,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
 import logging
@@ -303,6 +304,7 @@ class Anonymizer:
         self.policy = Policy(flat.mask_scale, flat.mask_pad, labels={t: margins(t) for t in named})
         self.audit = audit
         self.regions_hidden = 0  # running count over video frames, for progress reports
+        self.frames_failed = 0  # video frames written black because detection failed on them
         if linger < 0 or lookahead < 0:
             raise PrivisError(f"linger and lookahead must be >= 0, got {linger} and {lookahead}")
         if detect_every < 1:
@@ -430,8 +432,12 @@ class Anonymizer:
         ahead = self.lookahead if lookahead is None else lookahead
         for obfuscator in self.obfuscators.values():
             obfuscator.start_video()
+        seen, failures = 0, []
         try:
             for frame, found, failure in self._detections(frames):
+                seen += 1
+                if failure is not None:
+                    failures.append(failure)
                 tracked = tracker.update(found)
                 if observe is not None:
                     observe(frame, tracked)
@@ -445,6 +451,8 @@ class Anonymizer:
                     yield self._finish(pending.popleft(), name)
             while pending:
                 yield self._finish(pending.popleft(), name)
+            if seen and len(failures) == seen:  # a black video is no result: fail it rather than report it done
+                raise PrivisError(f"detection failed on all {seen} frames ({failures[0]}); nothing written")
         finally:  # also when a stream is stopped: what each track cost goes on record
             self._record_ledger(name)
 
@@ -510,6 +518,7 @@ class Anonymizer:
                     pts=round(frame.seconds, 6),
                     reason=str(item.failure),
                 )
+            self.frames_failed += 1
             return frame, np.zeros_like(frame.rgb)
         out = self.hide(frame.rgb, regions)
         self.record(regions, name, frame=frame.index, pts=frame.seconds)
@@ -558,13 +567,14 @@ class Anonymizer:
         keep_metadata: bool = False,
         name: str | None = None,
     ) -> int:
-        """Anonymize every frame of a DICOM file and blank its patient tags (unless
+        """Anonymize every frame of a DICOM file and de-identify its header (unless
         `keep_metadata`); returns the number of regions hidden. With `dst` None, only detect.
 
         Frames are detected on an 8-bit view and hidden in the stored pixels, so depth
-        and photometry are kept. A frame whose detection fails fails the whole file.
+        and photometry are kept. A frame whose detection fails fails the whole file. The
+        audit log lists the attributes removed, emptied and replaced (names, never values).
         """
-        from privis.media.dicom import read_dicom, scrub_patient_tags, write_dicom
+        from privis.media.dicom import deidentify, read_dicom, write_dicom
 
         if dst is not None and Path(dst).exists() and not overwrite:
             raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
@@ -572,9 +582,9 @@ class Anonymizer:
         loaded = read_dicom(src)
         frames, hidden = self._pages(zip(loaded.rgb_frames(), loaded.frames, strict=True), label)
         if not keep_metadata:
-            blanked = scrub_patient_tags(loaded.dataset)
+            loaded.dataset, done = deidentify(loaded.dataset, clean_pixels="text" in self.targets)
             if self.audit is not None:
-                self.audit.event(label, "dicom_tags_blanked", tags=blanked)
+                self.audit.event(label, "dicom_deidentified", **dataclasses.asdict(done))
         if dst is not None:
             write_dicom(dst, loaded, frames, overwrite=overwrite)
         return hidden

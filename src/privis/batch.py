@@ -13,11 +13,13 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from privis.errors import MediaError, OutputExistsError, PrivisError
 from privis.media.dicom import is_dicom_path
 from privis.media.image import (
     IMAGE_SUFFIXES,
+    LoadedImage,
     copy_jpeg_without_metadata,
     is_image_path,
     output_suffix,
@@ -49,17 +51,31 @@ class BatchReport:
     regions: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # done, but the user should know (frames blacked out)
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
 
-def _walk(folder: Path, skip: Path | None = None) -> list[Path]:
-    """Image and video files under `folder`, sorted; hidden entries and `skip` (the output folder) left out."""
+class Plan(NamedTuple):
+    """The jobs for a batch, the inputs that cannot run (with reasons), and notes on what
+    was left out on purpose (hidden files and folders)."""
+
+    jobs: list[Job]
+    problems: list[tuple[str, str]]
+    notes: list[tuple[str, str]]
+
+
+def _walk(folder: Path, skip: Path | None = None, hidden: list[Path] | None = None) -> list[Path]:
+    """Image and video files under `folder`, sorted; hidden entries (collected in `hidden`) and
+    `skip` (the output folder) left out."""
     found = []
     skip = skip.resolve() if skip is not None else None
     for root, dirs, files in os.walk(folder):
+        if hidden is not None:
+            hidden.extend(Path(root) / d for d in sorted(dirs) if d.startswith("."))
+            hidden.extend(Path(root) / f for f in sorted(files) if f.startswith(".") and _supported(Path(f)))
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (Path(root) / d).resolve() != skip)
         for f in sorted(files):
             p = Path(root) / f
@@ -75,16 +91,22 @@ def plan(
     fmt: str = "same",
     detect_only: bool = False,
     suffix: str = "_anonymized",
-) -> tuple[list[Job], list[tuple[str, str]]]:
-    """Jobs for `inputs` (files and folders, recursive) and the inputs that cannot run.
+) -> Plan:
+    """Jobs for `inputs` (files and folders, recursive), the inputs that cannot run, and notes.
 
     Outputs: with `out`, a folder input's tree is mirrored under `out` (under
     ``out/<folder name>`` when several inputs are given); a single file input may name
     an output file directly. Without `out`, results go beside the input as
     ``<name>_anonymized.<ext>`` or into ``<folder>_anonymized/`` (`suffix`).
+
+    Each job's audit-log name is its path relative to the input root (the folder given, or
+    the file's own name), laid out as the output tree is, so that the log does not repeat
+    where on disk, and under whose home folder, the inputs were. Two inputs that would write
+    one output, or an output that is its own input, are refused, with or without overwrite.
     """
     jobs: list[Job] = []
     problems: list[tuple[str, str]] = []
+    hidden: list[Path] = []
     out_path = Path(out) if out is not None else None
     several = len(inputs) > 1
     for raw in inputs:
@@ -93,17 +115,15 @@ def plan(
             problems.append((str(src), "no such file or folder"))
             continue
         if src.is_dir():
-            files = _walk(src, skip=out_path)
+            files = _walk(src, skip=out_path, hidden=hidden)
             if not files:
                 problems.append((str(src), "folder holds no image or video files"))
-            base = (
-                (out_path / src.resolve().name if several else out_path)
-                if out_path
-                else src.parent / (src.resolve().name + suffix)
-            )
+            root_name = src.resolve().name
+            base = (out_path / root_name if several else out_path) if out_path else src.parent / (root_name + suffix)
             for f in files:
                 rel = f.relative_to(src)
-                jobs.append(_job(f, base / rel, fmt, detect_only, str(f)))
+                name = (Path(root_name) / rel if several else rel).as_posix()
+                jobs.append(_job(f, base / rel, fmt, detect_only, name))
             continue
         if not _supported(src):
             problems.append((str(src), f"not a supported file ({', '.join(IMAGE_SUFFIXES)}, .mp4..., .dcm, .pdf)"))
@@ -112,13 +132,33 @@ def plan(
             ext = video_output_suffix(src) if is_video_path(src) else src.suffix
             dst = src.with_name(src.stem + suffix + ext)
         elif not several and _supported(out_path) and not out_path.is_dir():
-            dst = out_path
-            jobs.append(Job(src, None if detect_only else dst, _kind(src), str(src)))
+            jobs.append(Job(src, None if detect_only else out_path, _kind(src), src.name))
             continue
         else:
             dst = out_path / src.name
-        jobs.append(_job(src, dst, fmt, detect_only, str(src)))
-    return jobs, problems
+        jobs.append(_job(src, dst, fmt, detect_only, src.name))
+    jobs, clashes = _without_clashes(jobs)
+    notes = [(str(h), "hidden " + ("folder" if h.is_dir() else "file") + " left out") for h in hidden]
+    return Plan(jobs, problems + clashes, notes)
+
+
+def _without_clashes(jobs: list[Job]) -> tuple[list[Job], list[tuple[str, str]]]:
+    """The jobs whose output is theirs alone and is not an input; the others, with reasons."""
+    kept, refused, claimed = [], [], {}
+    inputs = {j.src.resolve() for j in jobs}
+    for job in jobs:
+        if job.dst is None:
+            kept.append(job)
+            continue
+        dst = job.dst.resolve()
+        if dst in inputs:
+            refused.append((str(job.src), f"its output {job.dst} is an input; choose another -o"))
+        elif dst in claimed:
+            refused.append((str(job.src), f"{claimed[dst]} writes the same output {job.dst}; rename one"))
+        else:
+            claimed[dst] = job.src
+            kept.append(job)
+    return kept, refused
 
 
 def _is_jpeg(path: Path) -> bool:
@@ -164,7 +204,7 @@ def run(
     runnable = []
     for job in jobs:
         if job.dst is not None and job.dst.exists() and not overwrite:
-            report.failed.append((str(job.src), f"{job.dst} exists; pass --overwrite to replace it"))
+            _failed(report, job, OutputExistsError(f"{job.dst} exists; pass --overwrite to replace it"), audit)
             if advance:
                 advance(job)
         else:
@@ -208,12 +248,12 @@ def run(
             meta = loaded.metadata if keep_metadata else None
             if not len(regions) and loaded.lossless_copy and not keep_metadata and _is_jpeg(job.dst):
                 # Nothing hidden: the same compressed pixels, without metadata, rather than a re-encode.
-                write = pool.submit(copy_jpeg_without_metadata, job.src, job.dst, overwrite=overwrite)
+                write = pool.submit(_copy_or_encode, job, loaded, overwrite)
             else:
                 write = pool.submit(write_image, job.dst, out, mode=loaded.mode, metadata=meta, overwrite=overwrite)
             writes.append((job, write))
-            writes = _drain(writes, report, advance, block=len(writes) > 4)
-        _drain(writes, report, advance, block=True)
+            writes = _drain(writes, report, advance, audit, block=len(writes) > 4)
+        _drain(writes, report, advance, audit, block=True)
     options = dict(video_options or {})
     video_anonymizer = options.pop("anonymizer", anonymizer)
     for job in videos:
@@ -221,6 +261,16 @@ def run(
         if advance:
             advance(job)
     return report
+
+
+def _copy_or_encode(job: Job, loaded: LoadedImage, overwrite: bool) -> Path:
+    """The JPEG's own compressed pixels without anything else; a re-encode where the file's
+    structure is not one the copy understands or the copy would not decode the same."""
+    try:
+        return copy_jpeg_without_metadata(job.src, job.dst, expect=loaded.pixels, overwrite=overwrite)
+    except MediaError as exc:
+        log.info("%s; re-encoding instead", exc)
+        return write_image(job.dst, loaded.pixels, mode=loaded.mode, overwrite=overwrite)
 
 
 def _prefetch(pool: cf.ThreadPoolExecutor, jobs: Sequence[Job], depth: int = 2) -> Iterable[tuple[Job, cf.Future]]:
@@ -233,7 +283,7 @@ def _prefetch(pool: cf.ThreadPoolExecutor, jobs: Sequence[Job], depth: int = 2) 
     yield from pending
 
 
-def _drain(writes: list[tuple[Job, cf.Future]], report: BatchReport, advance, *, block: bool) -> list:
+def _drain(writes: list[tuple[Job, cf.Future]], report: BatchReport, advance, audit, *, block: bool) -> list:
     left = []
     for job, fut in writes:
         if not block and not fut.done():
@@ -242,8 +292,8 @@ def _drain(writes: list[tuple[Job, cf.Future]], report: BatchReport, advance, *,
         try:
             report.written.append(fut.result())
             report.done += 1
-        except (PrivisError, OSError) as exc:
-            report.failed.append((str(job.src), _reason(exc, job.src)))
+        except (PrivisError, OSError, MemoryError) as exc:
+            _failed(report, job, exc, audit)
         if advance:
             advance(job)
     return left
@@ -260,7 +310,7 @@ def _run_video(
 ) -> None:
     import tempfile
 
-    before = anonymizer.regions_hidden
+    before, black_before = anonymizer.regions_hidden, anonymizer.frames_failed
     try:
         if job.dst is None:  # detect-only: the encoded frames go to a throw-away file
             with tempfile.TemporaryDirectory() as tmp:
@@ -279,8 +329,11 @@ def _run_video(
             )
             report.written.append(job.dst)
         report.done += 1
-    except (PrivisError, OSError) as exc:
-        report.failed.append((str(job.src), _reason(exc, job.src)))
+        black = anonymizer.frames_failed - black_before
+        if black:
+            report.notes.append((str(job.src), f"{black} frame(s) written black: detection failed on them"))
+    except Exception as exc:  # bad file, detector or codec failure: skip it, never write it in clear
+        _failed(report, job, exc, anonymizer.audit)
     finally:
         report.regions += anonymizer.regions_hidden - before
 
@@ -295,7 +348,9 @@ def _failed(report: BatchReport, job: Job, exc: Exception, audit: object) -> Non
 
 
 def _reason(exc: Exception, src: Path) -> str:
-    msg = str(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory (the file needs more than this machine has free)"
+    msg = str(exc) or exc.__class__.__name__
     prefix = f"{src}: "
     if isinstance(exc, (MediaError, OutputExistsError)) and msg.startswith(prefix):
         msg = msg[len(prefix) :]

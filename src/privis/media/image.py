@@ -110,50 +110,106 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
     return loaded
 
 
-def strip_jpeg_metadata(data: bytes) -> bytes:
-    """The JPEG `data` without EXIF, XMP, ICC, IPTC or comment segments; the compressed
-    pixels are copied as they are, so the image decodes to exactly the same values.
+# Markers of the segments that define how the pixels decode: tables, frame headers, restart
+# interval, number of lines, expansion. Everything else (APPn, COM, unknown) is dropped.
+_JPEG_KEPT = frozenset([0xC4, 0xCC, 0xDB, 0xDC, 0xDD, 0xDF, *range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC)]
+                       + list(range(0xCD, 0xD0)))  # fmt: skip
 
-    APP0 (JFIF) and Adobe's APP14, which says how to read the colours, are kept.
+
+def strip_jpeg_metadata(data: bytes) -> bytes:
+    """The JPEG `data` as tables, frame and scans up to its end-of-image marker, and nothing else;
+    the compressed pixels are copied as they are, so the image decodes to exactly the same values.
+
+    Dropped: EXIF, XMP, ICC, IPTC, comments, every other APP segment, the JFIF and JFXX
+    thumbnails, and all bytes after EOI (motion-photo trailers, appended files). A JFIF
+    header and Adobe's APP14 (which says how to read the colours) are rewritten to their
+    fixed fields only. Raises `MediaError` for a stream this parser does not understand.
+
+    >>> strip_jpeg_metadata(b"\xff\xd8\xff\xfe\x00\x04hi\xff\xd9trailer")
+    b'\xff\xd8\xff\xd9'
     """
     if data[:2] != b"\xff\xd8":
         raise MediaError("not a JPEG stream")
-    out, i = [data[:2]], 2
-    while i + 4 <= len(data):
+    out, i, n = [b"\xff\xd8"], 2, len(data)
+    jfif = adobe = False
+    while i + 2 <= n:
         if data[i] != 0xFF:
             raise MediaError("damaged JPEG header")
         marker = data[i + 1]
         if marker == 0xFF:  # fill byte
             i += 1
             continue
-        if marker == 0xDA:  # start of scan: the rest is image data
-            out.append(data[i:])
+        if marker == 0xD9:
+            out.append(b"\xff\xd9")
             return b"".join(out)
-        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
-            out.append(data[i : i + 2])
-            i += 2
-            continue
+        if i + 4 > n:
+            break
         end = i + 2 + int.from_bytes(data[i + 2 : i + 4], "big")
-        segment = data[i:end]
-        metadata = 0xE1 <= marker <= 0xEF or marker == 0xFE
-        if not metadata or (marker == 0xEE and segment[4:9] == b"Adobe"):
-            out.append(segment)
+        if end > n:
+            break
+        payload = data[i + 4 : end]
+        if marker == 0xE0 and payload[:5] == b"JFIF\0" and len(payload) >= 14 and not jfif:
+            out.append(b"\xff\xe0\x00\x10" + payload[:12] + b"\x00\x00")  # version, units, density; no thumbnail
+            jfif = True
+        elif marker == 0xEE and payload[:5] == b"Adobe" and len(payload) >= 12 and not adobe:
+            out.append(b"\xff\xee\x00\x0e" + payload[:12])  # version, flags, colour transform
+            adobe = True
+        elif marker == 0xDA:  # start of scan: header, then entropy-coded data up to the next real marker
+            out.append(data[i:end])
+            j = end
+            while True:
+                j = data.find(b"\xff", j)
+                if j < 0 or j + 1 >= n:
+                    raise MediaError("JPEG stream ends inside its image data")
+                following = data[j + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7:
+                    j += 2
+                    continue
+                if following == 0xFF:
+                    j += 1
+                    continue
+                break
+            out.append(data[end:j])
+            end = j
+        elif marker in _JPEG_KEPT:
+            out.append(data[i:end])
+        elif not (0xE0 <= marker <= 0xEF or marker == 0xFE):
+            raise MediaError(f"unexpected JPEG marker 0x{marker:02X}")
         i = end
-    raise MediaError("JPEG stream ends before its image data")
+    raise MediaError("JPEG stream ends before its end-of-image marker")
 
 
 def copy_jpeg_without_metadata(
-    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, overwrite: bool = False
-) -> Path:
-    """Copy a JPEG with its metadata stripped and its pixels untouched (atomically)."""
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, expect: np.ndarray | None = None,
+    overwrite: bool = False,
+) -> Path:  # fmt: skip
+    """Copy a JPEG with everything but its pixels stripped and its pixels untouched (atomically).
+
+    With `expect` (the pixels the source decoded to), the copy is decoded and must match
+    them exactly, or `MediaError` is raised and nothing is written.
+    """
     src, dst = Path(src), Path(dst)
     if dst.exists() and not overwrite:
         raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
     try:
         data = strip_jpeg_metadata(src.read_bytes())
+        if expect is not None and not _decodes_to(data, expect):
+            raise MediaError("the stripped copy does not decode to the same pixels")
     except MediaError as exc:
         raise MediaError(f"{src}: {exc}") from None
     return write_atomically(dst, lambda tmp: Path(tmp).write_bytes(data), overwrite=overwrite)
+
+
+def _decodes_to(data: bytes, expect: np.ndarray) -> bool:
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return bool(np.array_equal(from_pil(im).pixels, expect))
+    except (OSError, SyntaxError, ValueError):
+        return False
 
 
 def from_pil(im: Any) -> LoadedImage:

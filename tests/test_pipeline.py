@@ -78,7 +78,7 @@ def test_batch_fails_closed_when_the_detector_breaks(tmp_path):
         raise RuntimeError("model exploded")
 
     anon = privis.Anonymizer(detectors=[broken])
-    jobs, problems = plan([tmp_path / "a.png"], tmp_path / "out")
+    jobs, problems, _ = plan([tmp_path / "a.png"], tmp_path / "out")
     report = run(anon, jobs)
     assert not problems and report.failed == [(str(tmp_path / "a.png"), "model exploded")]
     assert not (tmp_path / "out").exists()

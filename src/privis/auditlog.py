@@ -1,4 +1,9 @@
-"""The audit log: one JSON line per obfuscated region, never pixels or recognised text."""
+"""The audit log: one JSON line per obfuscated region, never pixels or recognised text.
+
+The log is appended to, so that runs over a collection add up; a file that exists and is
+not a privis audit log (a photo, a document, someone else's log) is refused, never
+appended to. A new log is readable by its owner only (0600).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,31 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
+from privis.errors import PrivisError
+from privis.media.files import open_private
 from privis.regions import Regions
+
+
+def check_appendable(path: Path) -> None:
+    """Raise `PrivisError` unless `path` is absent, empty, or a privis audit log (JSON lines
+    whose first record names a ``file``)."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise PrivisError(f"--audit {path}: not a file")
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline(1 << 16)
+    except OSError as exc:
+        raise PrivisError(f"--audit {path}: cannot read it ({exc.strerror})") from None
+    if not first:
+        return
+    try:
+        record = json.loads(first)
+    except (ValueError, UnicodeDecodeError):
+        record = None
+    if not (isinstance(record, dict) and "file" in record):
+        raise PrivisError(f"--audit {path} exists and is not a privis audit log; name a new file")
 
 
 class AuditLog:
@@ -32,8 +61,8 @@ class AuditLog:
         self._lock = threading.Lock()
         if isinstance(target, (str, os.PathLike)):
             path = Path(target)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh: TextIO = path.open("a", encoding="utf-8")
+            check_appendable(path)
+            self._fh: TextIO = open_private(path, "a")
             self._owns = True
         else:
             self._fh = target

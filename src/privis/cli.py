@@ -13,8 +13,9 @@ import functools
 import json
 import logging
 import sys
+import unicodedata
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -79,8 +80,31 @@ class SmallFaces(str, Enum):
     never = "never"
 
 
+def shown(text: object) -> str:
+    """`text` safe to print on a terminal: control and format characters (newlines, escape
+    sequences, bidi overrides), which a file name may hold to forge lines, come out escaped.
+
+    >>> shown("a\\nb\\x1b[2J.jpg")
+    'a\\\\nb\\\\x1b[2J.jpg'
+    """
+    out = []
+    for ch in str(text):
+        if unicodedata.category(ch)[0] == "C" and ch != "\t":
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class _EscapedFormatter(logging.Formatter):
+    """Log lines with the same escaping as the rest of the CLI's output."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "\n".join(shown(line) for line in super().format(record).split("\n"))
+
+
 def _fail(message: str, code: int = 2) -> None:
-    typer.secho(f"privis: error: {message}", fg=typer.colors.RED, err=True)
+    typer.secho(f"privis: error: {shown(message)}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
 
@@ -133,11 +157,9 @@ def main(
 ) -> None:
     """privis: private computer vision."""
     _state["debug"] = debug
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_EscapedFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
 
 
 # Options shared by `anonymize` and `eval faces`.
@@ -455,7 +477,8 @@ def anonymize(
         method, targets, shape=shape, fill_color=fill_color, cell=cell, blur_strength=blur_strength,
         epsilon=epsilon, dp_cell=dp_cell, dp_m=dp_m, dp_refresh=dp_refresh, dp_track_budget=dp_track_budget,
     )  # fmt: skip
-    jobs, problems = plan(inputs, out, fmt=fmt.value, detect_only=detect_only)
+    jobs, problems, notes = plan(inputs, out, fmt=fmt.value, detect_only=detect_only)
+    _check_side_files(jobs, audit=audit)
     scale, pad = _per_label(mask_scale, "--mask-scale", _number(0.1)), _per_label(mask_pad, "--mask-pad", _number(0))
 
     def build(kind: str) -> Anonymizer:
@@ -475,13 +498,30 @@ def anonymize(
     finally:
         if anonymizer.audit is not None:
             anonymizer.audit.close()
-    failed = problems + report.failed
-    for src, reason in failed:
-        typer.secho(f"privis: skipped {src}: {reason}", fg=typer.colors.YELLOW, err=True)
-    where = f" -> {out}" if out else ""
+    failed = _print_outcome(problems, notes, report)
+    where = f" -> {shown(out)}" if out else ""
     typer.echo(f"{report.done} file(s) done, {report.regions} region(s) hidden, {len(failed)} failed{where}", err=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _print_outcome(problems: list[tuple[str, str]], notes: list[tuple[str, str]], report: Any) -> list:
+    """Print a batch's skipped files and notes (escaped); returns every failure."""
+    failed = problems + report.failed
+    for src, reason in failed:
+        typer.secho(f"privis: skipped {shown(src)}: {shown(reason)}", fg=typer.colors.YELLOW, err=True)
+    for src, note in notes + report.notes:
+        typer.secho(f"privis: note: {shown(src)}: {shown(note)}", err=True)
+    return failed
+
+
+def _check_side_files(jobs: Sequence[Any], **side: Path | None) -> None:
+    """Refuse an --audit or --text-out file that is one of the run's inputs or outputs."""
+    claimed = {p.resolve(): p for j in jobs for p in (j.src, j.dst) if p is not None}
+    for flag, path in side.items():
+        if path is not None and path.resolve() in claimed:
+            option = "--" + flag.replace("_", "-")
+            raise PrivisError(f"{option} {path} is also an input or output of this run; name another file")
 
 
 def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, video_options, quiet, label="anonymizing"):
@@ -619,6 +659,8 @@ def redact_text(
         counts.update(str(e) for e in found.data.get("entity", ()))
         return found
 
+    jobs, problems, notes = plan(inputs, out, suffix="_redacted")
+    _check_side_files(jobs, audit=audit, text_out=text_out)
     # Text boxes get no margin beyond the detector's --pad (`LABEL_MARGINS`).
     redactor = Anonymizer(targets="text", method="fill", detectors=[counting], color=_parse_color(fill), shape="box")
     redactor.audit = AuditLog(audit) if audit else None
@@ -626,7 +668,6 @@ def redact_text(
         from privis.text.transcript import TranscriptWriter
 
         redactor.audit = TranscriptWriter(text_out, audit=redactor.audit, overwrite=overwrite)
-    jobs, problems = plan(inputs, out, suffix="_redacted")
     try:
         result = _run_with_progress(
             run, redactor, jobs, overwrite, False, {"anonymizer": redactor}, quiet or as_json, label="redacting"
@@ -634,15 +675,13 @@ def redact_text(
     finally:
         if redactor.audit is not None:
             redactor.audit.close()
-    failed = problems + result.failed
-    for src, reason in failed:
-        typer.secho(f"privis: skipped {src}: {reason}", fg=typer.colors.YELLOW, err=True)
+    failed = _print_outcome(problems, notes, result)
     summary = {"files": result.done, "redactions": result.regions, "by_entity": dict(sorted(counts.items())),
                "failed": [{"file": f, "reason": r} for f, r in failed]}  # fmt: skip
     if as_json:
         typer.echo(json.dumps(summary))
     else:
-        where = f" -> {out}" if out else ""
+        where = f" -> {shown(out)}" if out else ""
         typer.echo(f"{result.done} file(s) done, {result.regions} redaction(s), {len(failed)} failed{where}", err=True)
         if report:
             for name, n in sorted(counts.items()):
@@ -1423,7 +1462,14 @@ def _recall_table(s: dict[str, Any], noun: str = "faces") -> str:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. SIGTERM stops privis as Ctrl-C does, so that temporary
+    files are removed and threads stopped before it exits."""
+    import signal
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
     app()
 
 

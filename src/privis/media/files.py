@@ -1,4 +1,5 @@
-"""Writing outputs safely: never over a file the user did not offer, never half-written."""
+"""Writing outputs safely: never over a file the user did not offer, never half-written,
+readable by its owner only (mode 0600, as `tempfile.mkstemp` makes them)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from privis.errors import OutputExistsError
 
@@ -32,3 +34,12 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[str], None],
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def open_private(path: str | os.PathLike[str], mode: str = "a") -> TextIO:
+    """Open a text file for appending (``"a"``) or writing (``"w"``); a new file is created
+    owner-only (0600), like every other output, since logs and transcripts describe the inputs."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.fdopen(os.open(path, flags, 0o600), mode, encoding="utf-8")

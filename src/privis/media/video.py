@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -97,6 +98,7 @@ class _Stop(Exception):
 
 
 def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
+    """Put `item` on `q`, giving up (`_Stop`) once `stop` is set: no thread waits forever."""
     while True:
         if stop.is_set():
             raise _Stop
@@ -105,6 +107,16 @@ def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
             return
         except queue.Full:
             continue
+
+
+def _get(q: queue.Queue, stop: threading.Event) -> Any:
+    """The next item of `q`, or `_Stop` once `stop` is set and `q` is empty."""
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if stop.is_set():
+                raise _Stop from None
 
 
 def return_large_buffers() -> bool:
@@ -214,6 +226,9 @@ def anonymize_video(
                 raise MediaError(f"{src}: no video stream")
             vin = inp.streams.video[0]
             vin.thread_type = "AUTO"
+            width, height = vin.codec_context.width, vin.codec_context.height
+            if width < 2 or height < 2:
+                raise MediaError(f"{src}: a {width}x{height} video is too small to encode (2x2 pixels at least)")
             ains = list(inp.streams.audio) if audio else []
             with av.open(tmp, "w", format=_muxer(dst)) as out:
                 if keep_metadata:
@@ -270,7 +285,7 @@ def anonymize_video(
                 def write() -> None:
                     try:
                         while True:
-                            item = to_write.get()
+                            item = _get(to_write, stop)
                             if item is None:
                                 break
                             kind, payload = item
@@ -281,13 +296,15 @@ def anonymize_video(
                                 out.mux(p)
                         for p in vout.encode(None):
                             out.mux(p)
+                    except _Stop:  # the main thread gave up: nothing more to write
+                        return
                     except BaseException as exc:
                         errors.append(exc)
                         stop.set()
 
                 def frames() -> Iterator[Frame]:
                     while True:
-                        item = decoded.get()
+                        item = _get(decoded, stop)
                         if item is None:
                             return
                         yield item
@@ -306,11 +323,11 @@ def anonymize_video(
                             on_frame()
                 except _Stop:  # the writer failed; its error is in `errors`
                     pass
-                finally:
-                    if errors or written == 0:
+                finally:  # every wait in the threads ends once `stop` is set, so these joins return
+                    if errors or written == 0 or sys.exc_info()[0] is not None:
                         stop.set()
                     else:
-                        to_write.put(None)
+                        _put(to_write, None, stop)
                     writer.join()
                     stop.set()  # release a reader still blocked on a full queue
                     reader.join()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from privis.errors import OutputExistsError
+from privis.media.files import open_private
 
 
 class TranscriptWriter:
@@ -22,8 +23,7 @@ class TranscriptWriter:
         path = Path(path)
         if path.exists() and not overwrite:
             raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = path.open("w", encoding="utf-8")
+        self._f = open_private(path, "w")
         self.audit = audit
 
     def regions(self, regions: Any, *, file: str, frame: int | None = None, **extra: Any) -> None:

@@ -580,14 +580,15 @@ class Anonymizer:
             raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
         label = name or str(src)
         loaded = read_dicom(src)
-        frames, hidden = self._pages(zip(loaded.rgb_frames(), loaded.frames, strict=True), label)
+        before = self.regions_hidden
+        frames = list(self._pages(zip(loaded.rgb_frames(), loaded.frames, strict=True), label))
         if not keep_metadata:
             loaded.dataset, done = deidentify(loaded.dataset, clean_pixels="text" in self.targets)
             if self.audit is not None:
                 self.audit.event(label, "dicom_deidentified", **dataclasses.asdict(done))
         if dst is not None:
             write_dicom(dst, loaded, frames, overwrite=overwrite)
-        return hidden
+        return self.regions_hidden - before
 
     def pdf(
         self,
@@ -599,27 +600,40 @@ class Anonymizer:
         name: str | None = None,
     ) -> int:
         """Anonymize every page of a PDF, rendered at `dpi`, into an image-only PDF (no text
-        layer, forms or metadata survive); returns the regions hidden. With `dst` None, only detect."""
-        from privis.media.pdf import read_pdf, write_pdf
+        layer, forms or metadata survive); returns the regions hidden. With `dst` None, only detect.
+
+        Pages go from the renderer through detection into the output one at a time, so
+        memory is that of one page, however many there are.
+        """
+        from privis.media.pdf import pdf_pages, write_pdf
 
         if dst is not None and Path(dst).exists() and not overwrite:
             raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
-        pages, hidden = self._pages(((p, p) for p in read_pdf(src, dpi=dpi)), name or str(src))
-        if dst is not None:
-            write_pdf(dst, pages, dpi=dpi, overwrite=overwrite)
-        return hidden
+        before = self.regions_hidden
+        pages = pdf_pages(src, dpi=dpi)
+        rendered: list[float] = []
 
-    def _pages(self, pages: Iterable[tuple[np.ndarray, np.ndarray]], label: str) -> tuple[list[np.ndarray], int]:
+        def views() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for rgb, used in pages:
+                rendered.append(used)
+                yield rgb, rgb
+
+        redacted = self._pages(views(), name or str(src))
+        if dst is None:
+            for _ in redacted:
+                pass
+        else:
+            write_pdf(dst, ((page, rendered[-1]) for page in redacted), overwrite=overwrite)
+        return self.regions_hidden - before
+
+    def _pages(self, pages: Iterable[tuple[np.ndarray, np.ndarray]], label: str) -> Iterator[np.ndarray]:
         """Each (view, stored) page detected on its RGB view and hidden in its stored pixels,
-        with its index in the audit log; and the regions hidden. Any failure fails the file."""
-        out, hidden = [], 0
+        with its index in the audit log, one at a time. Any failure fails the file."""
         for i, (view, stored) in enumerate(pages):
             regions = self.detect(view)
             self.record(regions, label, frame=i)
-            hidden += len(regions)
-            out.append(self.hide(stored, regions))
-        self.regions_hidden += hidden
-        return out, hidden
+            self.regions_hidden += len(regions)
+            yield self.hide(stored, regions)
 
     def stream(
         self,

@@ -11,6 +11,7 @@ import json
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,3 +228,35 @@ def _exif_with_thumbnail(exif: bytes, jpeg: bytes) -> bytes:
     body = bytearray(raw)
     body[next_at : next_at + 4] = struct.pack(endian + "I", ifd1_at)
     return b"Exif\0\0" + bytes(body) + ifd1
+
+
+# --- 3. hangs ---------------------------------------------------------------------------------
+
+
+def _first_frame_damaged(path: Path) -> None:
+    from privis.media.video import write_video
+
+    rng = np.random.default_rng(0)
+    write_video(path, [rng.integers(0, 255, (96, 128, 3), dtype=np.uint8) for _ in range(10)])
+    data = bytearray(path.read_bytes())
+    start = data.find(b"mdat") + 8
+    for k in range(start, start + 3000):
+        data[k] = (k * 7) & 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_videos_that_used_to_hang_fail_in_a_batch_that_goes_on(tmp_path):
+    from privis.media.video import write_video
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.new("RGB", (1, 1), (9, 9, 9)).save(folder / "a_tiny.gif")
+    _first_frame_damaged(folder / "b_damaged.mp4")
+    write_video(folder / "c_good.mp4", [np.full((64, 96, 3), 40 * i, np.uint8) for i in range(5)])
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(folder / "d_plain.png")
+    result = privis("anonymize", str(folder), "-o", str(tmp_path / "out"), "-q", timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "2 file(s) done" in result.stderr and "2 failed" in result.stderr
+    assert "too small to encode" in result.stderr and "cannot decode video" in result.stderr
+    left = sorted(p.name for p in (tmp_path / "out").rglob("*"))
+    assert left == ["c_good.mp4", "d_plain.png"]  # no .privis-* temp file

@@ -117,7 +117,7 @@ _JPEG_KEPT = frozenset([0xC4, 0xCC, 0xDB, 0xDC, 0xDD, 0xDF, *range(0xC0, 0xC4), 
 
 
 def strip_jpeg_metadata(data: bytes) -> bytes:
-    """The JPEG `data` as tables, frame and scans up to its end-of-image marker, and nothing else;
+    r"""The JPEG `data` as tables, frame and scans up to its end-of-image marker, and nothing else;
     the compressed pixels are copied as they are, so the image decodes to exactly the same values.
 
     Dropped: EXIF, XMP, ICC, IPTC, comments, every other APP segment, the JFIF and JFXX

@@ -1051,14 +1051,22 @@ def encrypted_serve(
     ),
     port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8600,
     max_sessions: Annotated[int, typer.Option("--max-sessions", min=1, help="Clients' keys kept in memory.")] = 4,
+    max_in_flight_mb: Annotated[
+        int, typer.Option("--max-in-flight-mb", min=1, help="Request bodies held at once, all clients together.")
+    ] = 1024,
 ) -> None:
-    """Serve the model over HTTP for clients who send encrypted images; it never holds a secret key."""
+    """Serve the model over HTTP for clients who send encrypted images; it never holds a secret key.
+
+    Memory stays near --max-in-flight-mb of uploads, plus one context being read and about
+    100 MB per session: beyond that the server answers 503 (busy) instead of growing.
+    """
     from privis.learn.dp_train import load_model
     from privis.server.encrypted import create_app
     from privis.server.http import serve
 
     he_model, meta = load_model(model)
-    app = create_app(he_model, classes=meta["data"]["classes"], max_sessions=max_sessions)
+    app = create_app(he_model, classes=meta["data"]["classes"], max_sessions=max_sessions,
+                     max_in_flight=max_in_flight_mb << 20)  # fmt: skip
     typer.secho(f"serving {model} for encrypted inference on http://{host}:{port}/v1/encrypted (Ctrl-C stops)",
                 err=True)  # fmt: skip
     serve(app, host, port)

@@ -12,37 +12,73 @@ The protocol, all bodies raw bytes (``application/octet-stream``):
 ``DELETE /v1/encrypted/sessions/{id}``
     forget the session's keys.
 
-The server keeps the last few sessions' contexts in memory (each is about 100 MB
-deserialized) and never writes them anywhere.
+The server keeps a few sessions' contexts in memory (each is about 100 MB deserialized)
+and never writes them anywhere. A session belongs to the client address that opened it.
+Request bodies of all clients together are held to a byte budget: beyond it, and when
+every session slot holds another client's live keys, the answer is 503 with Retry-After.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the real `Request` type of the endpoints below.
+import asyncio
 import json
+import logging
+import os
 import secrets
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from privis.errors import PrivisError
 from privis.learn.encrypted import DEPTH, EncryptedServer, default_parameters, export_weights
+from privis.server.limits import ByteBudget, limited_body
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/v1/encrypted"
 MAX_CONTEXT_BYTES = 512 << 20  # N = 16384 contexts with all Galois keys are a few hundred MB
 MAX_CIPHERTEXT_BYTES = 16 << 20
+MAX_IN_FLIGHT_BYTES = 1 << 30  # request bodies of all clients together
+IDLE_S = 600.0  # a session unused this long may give its slot to another client
 
 
-def create_app(model: Any, *, classes: list[str] | None = None, max_sessions: int = 4) -> Any:
-    """A FastAPI app that evaluates `model` (an he-cnn) on ciphertexts for clients who hold their own keys."""
+@dataclass
+class _Session:
+    server: EncryptedServer
+    owner: str  # the client's address: only it may use or close the session
+    used: float
+
+
+def create_app(
+    model: Any,
+    *,
+    classes: list[str] | None = None,
+    max_sessions: int = 4,
+    max_per_client: int | None = None,
+    max_in_flight: int = MAX_IN_FLIGHT_BYTES,
+    idle_s: float = IDLE_S,
+) -> Any:
+    """A FastAPI app that evaluates `model` (an he-cnn) on ciphertexts for clients who hold their own keys.
+
+    Memory is bounded by `max_in_flight` bytes of request bodies (beyond it: 503), one
+    context being deserialized at a time, and `max_sessions` deserialized contexts. A
+    session belongs to the address that opened it: a new one replaces only that client's
+    oldest (beyond `max_per_client`, default half the slots) or one idle for `idle_s`.
+    """
     from fastapi import FastAPI, HTTPException, Request, Response
     from starlette.concurrency import run_in_threadpool
 
     weights = export_weights(model)
-    sessions: OrderedDict[str, EncryptedServer] = OrderedDict()
+    per_client = max_per_client or max(1, max_sessions // 2)
+    sessions: OrderedDict[str, _Session] = OrderedDict()
     lock = threading.Lock()
+    budget = ByteBudget(max_in_flight)
+    loading = asyncio.Semaphore(1)  # deserializing a context copies it: one at a time
+    computing = asyncio.Semaphore(max(1, os.cpu_count() or 1))
     app = FastAPI(title="privis encrypted inference", docs_url=None, redoc_url=None)
     info = {
         "model": "he-cnn",
@@ -53,27 +89,30 @@ def create_app(model: Any, *, classes: list[str] | None = None, max_sessions: in
         "scaling": "pixels in [0, 1] mapped to [-1, 1]",
     }
 
-    async def read_body(request: Request, limit: int, what: str) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise HTTPException(413, f"{what} of {int(declared)} bytes is over the {limit}-byte limit")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise HTTPException(413, f"{what} is over the {limit}-byte limit")
-            chunks.append(chunk)
-        if not size:
-            raise HTTPException(400, f"empty body: expected {what}")
-        return b"".join(chunks)
+    def client_of(request: Request) -> str:
+        return request.client.host if request.client else ""
 
-    def session(sid: str) -> EncryptedServer:
+    def session(sid: str, owner: str) -> EncryptedServer:
         with lock:
-            server = sessions.get(sid)
-            if server is None:
+            found = sessions.get(sid)
+            if found is None or not secrets.compare_digest(found.owner, owner):
                 raise HTTPException(404, f"no session {sid!r} (expired or never opened): open a new one")
+            found.used = time.monotonic()
             sessions.move_to_end(sid)
-            return server
+            return found.server
+
+    def make_room(owner: str) -> None:
+        """Free a slot for `owner`, or refuse: others' live sessions are never dropped."""
+        now = time.monotonic()
+        for sid in [sid for sid, s in sessions.items() if now - s.used > idle_s]:
+            del sessions[sid]
+        mine = [sid for sid, s in sessions.items() if s.owner == owner]
+        if len(mine) >= per_client:
+            del sessions[mine[0]]  # the least recently used of this client's own
+        elif len(sessions) >= max_sessions:
+            raise HTTPException(503, f"all {max_sessions} session slots hold other clients' keys; retry in a "
+                                     "few minutes (or start the server with more --max-sessions)",
+                                headers={"Retry-After": "60"})  # fmt: skip
 
     @app.get(PREFIX)
     def describe() -> dict[str, Any]:
@@ -81,58 +120,78 @@ def create_app(model: Any, *, classes: list[str] | None = None, max_sessions: in
 
     @app.post(PREFIX + "/sessions")
     async def open_session(request: Request) -> dict[str, str]:
-        context = await read_body(request, MAX_CONTEXT_BYTES, "a public context")
-        try:
-            server = await run_in_threadpool(EncryptedServer, context, weights)
-        except PrivisError as exc:
-            raise HTTPException(400, str(exc)) from None
+        owner = client_of(request)
+        with lock:
+            make_room(owner)  # refuse before reading hundreds of MB we could not keep
+        async with limited_body(request, budget, MAX_CONTEXT_BYTES, "a public context") as context:
+            async with loading:
+                try:
+                    server = await run_in_threadpool(EncryptedServer, context, weights)
+                except PrivisError as exc:
+                    raise HTTPException(400, str(exc)) from None
         sid = secrets.token_urlsafe(16)
         with lock:
-            sessions[sid] = server
-            while len(sessions) > max_sessions:
-                sessions.popitem(last=False)
+            make_room(owner)
+            sessions[sid] = _Session(server, owner, time.monotonic())
         return {"session": sid}
 
     @app.post(PREFIX + "/sessions/{sid}/infer")
     async def infer(sid: str, request: Request) -> Response:
-        server = session(sid)
-        ciphertext = await read_body(request, MAX_CIPHERTEXT_BYTES, "an encrypted image")
-        try:
-            result = await run_in_threadpool(server.infer, ciphertext)
-        except PrivisError as exc:
-            raise HTTPException(400, str(exc)) from None
+        server = session(sid, client_of(request))
+        async with limited_body(request, budget, MAX_CIPHERTEXT_BYTES, "an encrypted image") as ciphertext:
+            async with computing:
+                try:
+                    result = await run_in_threadpool(server.infer, ciphertext)
+                except PrivisError as exc:
+                    raise HTTPException(400, str(exc)) from None
         return Response(result, media_type="application/octet-stream")
 
     @app.delete(PREFIX + "/sessions/{sid}")
-    def close_session(sid: str) -> dict[str, bool]:
+    def close_session(sid: str, request: Request) -> dict[str, bool]:
+        owner = client_of(request)
         with lock:
-            return {"closed": sessions.pop(sid, None) is not None}
+            found = sessions.get(sid)
+            if found is None or found.owner != owner:
+                return {"closed": False}
+            del sessions[sid]
+            return {"closed": True}
 
     return app
 
 
 class EncryptedService:
-    """The client's side of the protocol: talks to a server at `url` (standard library HTTP only)."""
+    """The client's side of the protocol: talks to a server at `url` (standard library HTTP only).
 
-    def __init__(self, url: str, *, timeout: float = 600.0) -> None:
+    A busy server (503) is asked again after the wait it names, up to `retries` times.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 600.0, retries: int = 3) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.retries = retries
 
     def _request(self, method: str, path: str, body: bytes | None = None) -> bytes:
-        request = urllib.request.Request(self.url + PREFIX + path, data=body, method=method,
-                                         headers={"Content-Type": "application/octet-stream"})  # fmt: skip
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return response.read()
-        except urllib.error.HTTPError as exc:
+        for attempt in range(self.retries + 1):
+            request = urllib.request.Request(self.url + PREFIX + path, data=body, method=method,
+                                             headers={"Content-Type": "application/octet-stream"})  # fmt: skip
             try:
-                detail = json.loads(exc.read()).get("detail", exc.reason)
-            except (ValueError, AttributeError):
-                detail = exc.reason
-            raise PrivisError(f"the server at {self.url} refused: {detail}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise PrivisError(f"cannot reach the server at {self.url} ({reason})") from None
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return response.read()
+            except urllib.error.HTTPError as exc:
+                try:
+                    detail = json.loads(exc.read()).get("detail", exc.reason)
+                except (ValueError, AttributeError):
+                    detail = exc.reason
+                wait = exc.headers.get("Retry-After", "") if exc.headers else ""
+                if exc.code == 503 and attempt < self.retries and wait.isdigit():
+                    log.info("the server is busy (%s); asking again in %s s", detail, wait)
+                    time.sleep(min(int(wait), 60))
+                    continue
+                raise PrivisError(f"the server at {self.url} refused: {detail}") from None
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                raise PrivisError(f"cannot reach the server at {self.url} ({reason})") from None
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     def describe(self) -> dict[str, Any]:
         """What the server runs, and the parameters the client's keys need."""

@@ -80,6 +80,7 @@ def create_app(
     loading = asyncio.Semaphore(1)  # deserializing a context copies it: one at a time
     computing = asyncio.Semaphore(max(1, os.cpu_count() or 1))
     app = FastAPI(title="privis encrypted inference", docs_url=None, redoc_url=None)
+    app.state.budget = budget  # what is in flight, for monitoring and tests
     info = {
         "model": "he-cnn",
         "input": [28, 28],

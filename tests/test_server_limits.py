@@ -154,3 +154,36 @@ def test_an_idle_session_gives_its_slot_to_another_client(model, public_context)
         time.sleep(0.5)
         assert _ask(url, "POST", "/sessions", public_context, source="127.0.0.2")[0] == 200
         assert _ask(url, "POST", f"/sessions/{body['session']}/infer", b"x", source="127.0.0.1")[0] == 404
+
+
+def _bodies_alive(size: int) -> list[str]:
+    """Where live Python objects still refer to a bytes object of `size` (frames, containers)."""
+    import gc
+
+    places = []
+    for obj in gc.get_objects():
+        try:
+            values = obj.f_locals.values() if type(obj).__name__ == "frame" else (
+                obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else ())  # fmt: skip
+            if any(isinstance(v, bytes) and len(v) == size for v in values):
+                places.append(getattr(getattr(obj, "f_code", None), "co_name", type(obj).__name__))
+        except Exception:  # noqa: BLE001, S112 - some objects refuse introspection
+            continue
+    return places
+
+
+def test_a_refused_upload_is_not_kept_alive_by_its_traceback_or_worker_thread(model):
+    """Exception chains and idle worker threads once held every refused 300 MB upload until gc ran."""
+    import gc
+
+    size = (3 << 20) + 17
+    gc.collect()
+    gc.disable()  # cycles stay: only references that are really gone count as freed
+    try:
+        with running(create_app(model)) as url:
+            for _ in range(3):
+                assert _ask(url, "POST", "/sessions", b"\1" * size)[0] == 400
+            time.sleep(0.2)
+            assert _bodies_alive(size) == []
+    finally:
+        gc.enable()

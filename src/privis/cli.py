@@ -1057,8 +1057,9 @@ def encrypted_serve(
 ) -> None:
     """Serve the model over HTTP for clients who send encrypted images; it never holds a secret key.
 
-    Memory stays near --max-in-flight-mb of uploads, plus one context being read and about
-    100 MB per session: beyond that the server answers 503 (busy) instead of growing.
+    Memory stays under the idle server (about 250 MB), plus --max-in-flight-mb of uploads
+    (and an eighth), one context being deserialized (three times its size) and about 175 MB
+    per session with the default keys: beyond that the server answers 503 (busy), never grows.
     """
     from privis.learn.dp_train import load_model
     from privis.server.encrypted import create_app

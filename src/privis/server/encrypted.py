@@ -12,7 +12,7 @@ The protocol, all bodies raw bytes (``application/octet-stream``):
 ``DELETE /v1/encrypted/sessions/{id}``
     forget the session's keys.
 
-The server keeps a few sessions' contexts in memory (each is about 100 MB deserialized)
+The server keeps a few sessions' contexts in memory (each is about 175 MB deserialized)
 and never writes them anywhere. A session belongs to the client address that opened it.
 Request bodies of all clients together are held to a byte budget: beyond it, and when
 every session slot holds another client's live keys, the answer is 503 with Retry-After.
@@ -126,8 +126,8 @@ def create_app(
             make_room(owner)  # refuse before reading hundreds of MB we could not keep
         async with limited_body(request, budget, MAX_CONTEXT_BYTES, "a public context") as context:
             async with loading:
-                try:
-                    server = await run_in_threadpool(EncryptedServer, context, weights)
+                try:  # the thread gets the Body, not its bytes: an idle worker keeps its last job's arguments
+                    server = await run_in_threadpool(lambda: EncryptedServer(context.data, weights))
                 except PrivisError as exc:
                     raise HTTPException(400, str(exc)) from None
         sid = secrets.token_urlsafe(16)
@@ -142,7 +142,7 @@ def create_app(
         async with limited_body(request, budget, MAX_CIPHERTEXT_BYTES, "an encrypted image") as ciphertext:
             async with computing:
                 try:
-                    result = await run_in_threadpool(server.infer, ciphertext)
+                    result = await run_in_threadpool(lambda: server.infer(ciphertext.data))
                 except PrivisError as exc:
                     raise HTTPException(400, str(exc)) from None
         return Response(result, media_type="application/octet-stream")

@@ -11,7 +11,9 @@ import contextlib
 import io
 import logging
 import threading
+import traceback
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,28 @@ class ByteBudget:
             self.in_flight = max(0, self.in_flight - n)
 
 
+@dataclass
+class Body:
+    """A request body held against a budget. `data` is emptied when its block ends.
+
+    Pass the `Body`, not its bytes, to code that may keep a reference (a worker thread's
+    last job, a traceback's frames): the memory goes back to the budget's owner all the same.
+    """
+
+    data: bytes
+
+
+def _forget_frames(exc: BaseException) -> None:
+    """Drop the locals of finished frames along `exc`'s chain, which would keep a body alive until gc."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+
+
 @contextlib.asynccontextmanager
-async def limited_body(request: Any, budget: ByteBudget, limit: int, what: str) -> AsyncIterator[bytes]:
+async def limited_body(request: Any, budget: ByteBudget, limit: int, what: str) -> AsyncIterator[Body]:
     """The whole body of `request` (a Starlette request), held against `budget` until the block ends.
 
     Raises HTTPException: 413 over `limit`, 503 when the budget is spent (with Retry-After),
@@ -89,8 +111,14 @@ async def limited_body(request: Any, budget: ByteBudget, limit: int, what: str) 
             raise HTTPException(400, f"the upload of {what} was cut short") from None
         if not size:
             raise HTTPException(400, f"empty body: expected {what}")
-        body = buffer.getvalue()  # shares the buffer's storage rather than copying it
+        body = Body(buffer.getvalue())  # shares the buffer's storage rather than copying it
         del buffer
-        yield body
+        try:
+            yield body
+        except BaseException as exc:
+            _forget_frames(exc)  # an exception chain would otherwise hold the bytes until gc
+            raise
+        finally:
+            body.data = b""
     finally:
         budget.give(held)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +263,215 @@ def test_videos_that_used_to_hang_fail_in_a_batch_that_goes_on(tmp_path):
     assert "too small to encode" in result.stderr and "cannot decode video" in result.stderr
     left = sorted(p.name for p in (tmp_path / "out").rglob("*"))
     assert left == ["c_good.mp4", "d_plain.png"]  # no .privis-* temp file
+
+
+# --- 4. PDF -----------------------------------------------------------------------------------
+
+
+def _huge_page_pdf(path: Path, inches: int = 200) -> Path:
+    """A valid PDF under 1 KB whose one page is `inches` square: 14 GB as a 300 dpi bitmap."""
+    side = inches * 72
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {side} {side}] >>".encode()]  # fmt: skip
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def test_a_tiny_pdf_with_a_huge_page_is_rendered_within_the_page_pixel_cap(tmp_path):
+    pytest.importorskip("pypdfium2")
+    from privis.media.pdf import MAX_PAGE_PIXELS, pdf_pages
+
+    src = _huge_page_pdf(tmp_path / "huge.pdf")
+    assert src.stat().st_size < 2048
+    (page, dpi), *rest = list(pdf_pages(src, dpi=300))
+    assert not rest and page.shape[0] * page.shape[1] <= MAX_PAGE_PIXELS and dpi < 300
+    result = privis("anonymize", str(src), "-o", str(tmp_path / "out.pdf"), "-q", "--small-faces", "never",
+                    timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "1 file(s) done" in result.stderr
+
+
+def test_an_output_pdf_carries_no_metadata(tmp_path):
+    pdfium = pytest.importorskip("pypdfium2")
+    from privis.media.pdf import write_pdf
+
+    src = tmp_path / "in.pdf"
+    Image.new("RGB", (200, 100), "white").save(src, "PDF", title="Alice Smith passport", resolution=72.0)
+    result = privis("anonymize", str(src), "-o", str(tmp_path / "out.pdf"), "-q")
+    assert result.returncode == 0, result.stderr
+    out = (tmp_path / "out.pdf").read_bytes()
+    assert b"Alice" not in out and b".privis" not in out and b"CreationDate" not in out and b"/Info" not in out
+    doc = pdfium.PdfDocument(str(tmp_path / "out.pdf"))
+    assert not any(doc.get_metadata_dict().values()) and len(doc) == 1
+    doc.close()
+    with pytest.raises(Exception, match="exists"):
+        write_pdf(tmp_path / "out.pdf", [])  # never replaced unasked
+
+
+# --- 6. --audit -------------------------------------------------------------------------------
+
+
+def test_audit_refuses_a_file_that_is_not_an_audit_log_and_the_input_and_output(tmp_path, astronaut):
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(astronaut).save(photo)
+    before = photo.read_bytes()
+    for target, why in ((photo, "also an input or output"), (tmp_path / "out.jpg", "also an input or output")):
+        result = privis("anonymize", str(photo), "-o", str(tmp_path / "out.jpg"), "--audit", str(target), "-q")
+        assert result.returncode != 0 and why in result.stderr, result.stderr
+    other = tmp_path / "notes.txt"
+    other.write_text("my own notes\n")
+    result = privis("anonymize", str(photo), "-o", str(tmp_path / "out.jpg"), "--audit", str(other), "-q")
+    assert result.returncode != 0 and "not a privis audit log" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # one line, no traceback
+    assert photo.read_bytes() == before and other.read_text() == "my own notes\n"
+    assert not (tmp_path / "out.jpg").exists()
+
+
+def test_the_audit_log_names_files_relative_to_the_input_and_is_private(tmp_path, astronaut):
+    root = tmp_path / "Alice Smith passport"
+    (root / "trip").mkdir(parents=True)
+    Image.fromarray(astronaut).save(root / "trip" / "face.png")
+    audit = tmp_path / "audit.jsonl"
+    for _ in range(2):  # the second run appends to the log the first one made
+        result = privis("anonymize", str(root), "-o", str(tmp_path / "out"), "--audit", str(audit), "-q",
+                        "--overwrite")  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert records and {r["file"] for r in records} == {"trip/face.png"}
+    assert "Alice" not in audit.read_text()
+    assert audit.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "out" / "trip" / "face.png").stat().st_mode & 0o777 == 0o600
+
+
+# --- 7. smaller items -------------------------------------------------------------------------
+
+
+def test_a_video_whose_every_frame_fails_detection_fails(tmp_path):
+    from privis.media.video import write_video
+
+    src = write_video(tmp_path / "v.mp4", [np.full((64, 96, 3), 60, np.uint8) for _ in range(4)])
+    code = (
+        "import sys\n"
+        "from privis.cli import run\n"
+        "def broken(*a, **k): raise RuntimeError('detector exploded')\n"
+        "import privis.pipeline as p; p.Anonymizer.detect_upright = broken\n"
+        "sys.argv = ['privis', *sys.argv[1:]]; run()\n"
+    )
+    audit = tmp_path / "audit.jsonl"
+    result = subprocess.run([sys.executable, "-c", code, "anonymize", str(src), "-o", str(tmp_path / "o.mp4"),
+                             "-q", "--audit", str(audit)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "0 file(s) done" in result.stderr and "1 failed" in result.stderr
+    assert not (tmp_path / "o.mp4").exists()
+    assert any(json.loads(line).get("event") for line in audit.read_text().splitlines())  # the failure is logged
+
+
+def test_file_names_that_could_forge_lines_are_printed_escaped(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    forged = "x\n3 file(s) done, 0 region(s) hidden, 0 failed\x1b[2K.png"
+    (folder / forged).write_bytes(b"not an image")
+    (folder / ".hidden.png").write_bytes(b"\x89PNG")
+    result = privis("anonymize", str(folder), "-o", str(tmp_path / "out"), "-q")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert not any(line.startswith("3 file(s) done") for line in lines) and "\x1b" not in result.stderr
+    assert lines[-1].startswith("0 file(s) done")
+    assert "x\\n3 file(s) done" in result.stderr  # the name, escaped, on one line
+    assert ".hidden.png" in result.stderr  # skipped, and said so
+
+
+def test_two_inputs_that_map_to_one_output_are_refused_even_with_overwrite(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder in (a, b):
+        folder.mkdir()
+        Image.new("RGB", (32, 32), "gray").save(folder / "same.png")
+    result = privis("anonymize", str(a / "same.png"), str(b / "same.png"), "-o", str(tmp_path / "out"),
+                    "--overwrite", "-q")  # fmt: skip
+    assert result.returncode != 0 and "same.png" in result.stderr
+    assert len(list((tmp_path / "out").glob("*"))) <= 1
+
+
+def test_sigterm_leaves_no_temporary_file(tmp_path):
+    from privis.media.video import write_video
+
+    rng = np.random.default_rng(1)
+    src = write_video(tmp_path / "long.mp4", [rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(300)])
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", "from privis.cli import run; run()", "anonymize", str(src),
+                             "-o", str(out / "o.mp4"), "-q"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".privis-*")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert list(out.glob(".privis-*")), "the run never started writing"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    assert list(out.iterdir()) == []
+
+
+def test_host_port_takes_ipv6_in_brackets_and_says_what_it_wants():
+    from privis.errors import PrivisError
+    from privis.hosts import parse_host_port
+
+    assert parse_host_port("[::1]:8080") == ("::1", 8080)
+    assert parse_host_port("0.0.0.0:0") == ("0.0.0.0", 0)
+    for bad in ("::1:8080", "localhost", "host:99999", "[::1:80"):
+        with pytest.raises(PrivisError, match="HOST:PORT|brackets"):
+            parse_host_port(bad)
+
+
+def test_the_live_view_warns_beyond_loopback_and_binds_ipv6(caplog):
+    import socket
+    import urllib.request
+
+    from privis.media.stream import MjpegServer
+
+    with caplog.at_level(logging.WARNING):
+        server = MjpegServer("0.0.0.0", 0)
+        server.close()
+    assert "every network interface" in caplog.text and "no login" in caplog.text
+    caplog.clear()
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        server = MjpegServer("::1", 0)
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"cannot bind ::1 here ({exc})")
+    try:
+        assert server.url.startswith("http://[::1]:") and not caplog.text
+        assert b"/stream.mjpg" in urllib.request.urlopen(server.url, timeout=10).read()
+    finally:
+        server.close()
+
+
+def test_the_live_view_caps_its_viewers_and_drops_silent_ones():
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from privis.media.stream import MjpegServer
+
+    server = MjpegServer("127.0.0.1", 0, max_clients=2, timeout=1.0)
+    host, port = server.address
+    try:
+        silent = [socket.create_connection((host, port), timeout=10) for _ in range(2)]  # never send a request
+        time.sleep(0.2)
+        with pytest.raises(urllib.error.HTTPError) as busy:
+            urllib.request.urlopen(server.url, timeout=10)
+        assert busy.value.code == 503
+        for sock in silent:  # dropped after the timeout, which frees their slots
+            assert sock.recv(1024) == b""
+            sock.close()
+        time.sleep(0.2)
+        assert b"/stream.mjpg" in urllib.request.urlopen(server.url, timeout=10).read()
+    finally:
+        server.close()

@@ -24,6 +24,7 @@ import typer
 
 from privis import __version__
 from privis.errors import PrivisError
+from privis.hosts import parse_host_port
 from privis.obfuscate.blur import STRENGTH as BLUR_STRENGTH
 from privis.obfuscate.dp_pixelate import EPSILON as DP_EPSILON
 
@@ -579,13 +580,6 @@ def _stderr_console():
     return Console(stderr=True)
 
 
-def _host_port(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise PrivisError(f"--serve must be HOST:PORT (e.g. 127.0.0.1:8080), got {text!r}")
-    return host or "127.0.0.1", int(port)
-
-
 def _pseudonym_key(key_file: Path | None) -> bytes:
     """The --text-out key: from a file, or $PRIVIS_PSEUDONYM_KEY; never a default."""
     import os
@@ -773,7 +767,7 @@ def stream(
     """
     from privis.auditlog import AuditLog
 
-    where = _host_port(serve) if serve else None
+    where = parse_host_port(serve) if serve else None
     counts_people = bool(count or line or zone or count_config)
     if counts_people and "person" not in _listed(targets):
         targets = ",".join([*_listed(targets), "person"])
@@ -857,7 +851,7 @@ def _count_publisher(
         raise PrivisError("--dp-epsilon-per-release needs --epsilon-per-day (the budget it is taken from)")
     if db is None and jsonl is None and metrics is None:
         db = Path(DEFAULT_COUNTS_DB)
-    sinks = open_sinks(db, jsonl, _host_port(metrics) if metrics else None)
+    sinks = open_sinks(db, jsonl, parse_host_port(metrics, option="--metrics") if metrics else None)
     releaser = None
     if epsilon_per_day is not None:
         ledger = next((s for s in sinks if hasattr(s, "charge")), None)
@@ -1124,9 +1118,10 @@ def encrypted_infer(
 def _evaluate_encrypted(
     dataset: str, n: int, model_path: Path | None, url: str | None, client: Any, seed: int, quiet: bool
 ) -> dict[str, Any]:
+    from privis.hosts import is_loopback
     from privis.learn.encrypted import HE_TRAINING, check_he_model, evaluate_encrypted
     from privis.server.encrypted import EncryptedService, create_app
-    from privis.server.http import is_loopback, running
+    from privis.server.http import running
 
     if url is not None and model_path is None:
         raise PrivisError("--dataset with --url needs --model too: the plaintext model the server runs")

@@ -142,6 +142,8 @@ class PrometheusSink:
     """
 
     def __init__(self, host: str, port: int) -> None:
+        from privis.hosts import url_host, warn_if_exposed
+
         try:
             from prometheus_client import CollectorRegistry, Gauge, start_http_server
         except ImportError as exc:
@@ -159,7 +161,8 @@ class PrometheusSink:
             self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
             raise PrivisError(f"cannot serve /metrics on {host}:{port}: {exc.strerror}") from None
-        self.url = f"http://{host}:{self._server.server_port}/metrics"
+        self.url = f"http://{url_host(host)}:{self._server.server_port}/metrics"
+        warn_if_exposed(host, f"/metrics ({self.url})")
 
     def write(self, bucket: Bucket, values: Sequence[Value], source: str) -> None:
         for v in values:

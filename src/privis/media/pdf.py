@@ -51,7 +51,10 @@ def page_dpi(width_pt: float, height_pt: float, dpi: float, max_pixels: int = MA
     pixels = (width_pt / 72 * dpi) * (height_pt / 72 * dpi)
     if pixels <= max_pixels:
         return dpi
-    return dpi * math.sqrt(max_pixels / pixels)
+    used = dpi * math.sqrt(max_pixels / pixels)
+    while math.ceil(width_pt / 72 * used) * math.ceil(height_pt / 72 * used) > max_pixels:
+        used *= 0.999  # the renderer rounds each side up: shrink until the rounded bitmap fits
+    return used
 
 
 def pdf_pages(path: str | os.PathLike[str], *, dpi: int = 300) -> Iterator[tuple[np.ndarray, float]]:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import io
 import logging
+import socket
+import socketserver
 import threading
 import time
 from collections.abc import Iterator
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -146,8 +149,56 @@ class LiveSource:
         self.close()
 
 
+MAX_CLIENTS = 16  # viewers at once; each holds a thread while it watches
+CLIENT_TIMEOUT_S = 30.0
+
+
+class _BoundedHTTPServer(ThreadingHTTPServer):
+    """One thread per client, at most `max_clients` at once: the rest get 503 at once, not a thread."""
+
+    daemon_threads = True
+    request_queue_size = 32
+    BUSY = b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 5\r\n" \
+           b"Content-Length: 17\r\nConnection: close\r\n\r\ntoo many viewers\n"  # fmt: skip
+
+    def __init__(self, address: tuple[str, int], handler: type, max_clients: int) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self._slots = threading.BoundedSemaphore(max_clients)
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:  # HTTPServer's looks the host name up, which can stall offline
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.settimeout(1.0)
+                request.sendall(self.BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 class MjpegServer:
-    """Serves the newest frame as MJPEG at ``/stream.mjpg``, a snapshot at ``/frame.jpg``, a page at ``/``."""
+    """Serves the newest frame as MJPEG at ``/stream.mjpg``, a snapshot at ``/frame.jpg``, a page at ``/``.
+
+    It listens on loopback unless told otherwise (and warns when told otherwise: it has no
+    login). At most `max_clients` watch at once; a client silent or not reading for
+    `timeout` seconds is dropped.
+    """
 
     PAGE = (
         "<!doctype html><html><head><title>privis live</title><style>body{margin:0;background:#111;"
@@ -156,7 +207,17 @@ class MjpegServer:
         "<p>privis: anonymized live view; nothing is stored.</p></body></html>"
     )
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080, *, quality: int = 80) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        quality: int = 80,
+        max_clients: int = MAX_CLIENTS,
+        timeout: float = CLIENT_TIMEOUT_S,
+    ) -> None:
+        from privis.hosts import warn_if_exposed
+
         self.quality = quality
         self._jpeg: bytes | None = None
         self._seq = 0
@@ -165,6 +226,10 @@ class MjpegServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def setup(self) -> None:
+                self.timeout = timeout  # a client that stops reading or never sends its request is dropped
+                super().setup()
+
             def log_message(self, fmt: str, *args: object) -> None:
                 log.debug("http: " + fmt, *args)
 
@@ -196,7 +261,7 @@ class MjpegServer:
                                 + jpeg
                                 + b"\r\n"
                             )
-                    except (BrokenPipeError, ConnectionResetError):
+                    except OSError:  # hung up, or stopped reading for `timeout` seconds
                         pass
                 else:
                     self._send(404, "text/plain", b"not found")
@@ -210,18 +275,20 @@ class MjpegServer:
                 self.wfile.write(body)
 
         try:
-            self._httpd = ThreadingHTTPServer((host, port), Handler)
-        except OSError as exc:
-            raise PrivisError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
-        self._httpd.daemon_threads = True
+            self._httpd = _BoundedHTTPServer((host, port), Handler, max_clients)
+        except (OSError, OverflowError) as exc:
+            raise PrivisError(f"cannot serve on {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from None
         self.address = self._httpd.server_address[:2]
+        warn_if_exposed(host, f"the anonymized live view ({self.url})")
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="privis-mjpeg", daemon=True)
         self._thread.start()
 
     @property
     def url(self) -> str:
+        from privis.hosts import url_host
+
         host, port = self.address
-        return f"http://{host}:{port}/"
+        return f"http://{url_host(host)}:{port}/"
 
     def publish(self, rgb: np.ndarray) -> None:
         """Make `rgb` the frame every client sees next (JPEG-encoded in memory)."""

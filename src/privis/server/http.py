@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import socket
 import threading
@@ -12,18 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from privis.errors import PrivisError
+from privis.hosts import url_host, warn_if_exposed
 
 log = logging.getLogger(__name__)
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -50,8 +40,7 @@ def _server(app: Any) -> Any:
 def serve(app: Any, host: str, port: int) -> None:
     """Serve `app` until interrupted."""
     sock = bind(host, port)
-    if not is_loopback(host):
-        log.warning("listening on %s, beyond this machine, over plain HTTP: put TLS in front of it", host)
+    warn_if_exposed(host, "the service")
     _server(app).run(sockets=[sock])
 
 
@@ -70,7 +59,7 @@ def running(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
         sock.close()
         raise PrivisError("the local server did not start")
     try:
-        yield f"http://{host}:{sock.getsockname()[1]}"
+        yield f"http://{url_host(host)}:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -475,3 +475,25 @@ def test_the_live_view_caps_its_viewers_and_drops_silent_ones():
         assert b"/stream.mjpg" in urllib.request.urlopen(server.url, timeout=10).read()
     finally:
         server.close()
+
+
+def test_running_out_of_memory_is_reported_with_a_reason_and_the_batch_goes_on(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a_big.png", "b_small.png"):
+        Image.new("RGB", (32, 32), "gray").save(folder / name)
+    code = (
+        "import sys\n"
+        "import privis.batch as b\n"
+        "real = b.read_image\n"
+        "def read(path, *a, **k):\n"
+        "    if 'big' in str(path): raise MemoryError()\n"
+        "    return real(path, *a, **k)\n"
+        "b.read_image = read\n"
+        "from privis.cli import run\n"
+        "sys.argv = ['privis', *sys.argv[1:]]; run()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, "anonymize", str(folder), "-o", str(tmp_path / "out"), "-q"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 1
+    assert "a_big.png: out of memory" in result.stderr and "1 file(s) done" in result.stderr

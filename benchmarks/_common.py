@@ -55,6 +55,17 @@ def detector_table(rows: Sequence[dict], mode_title: str) -> str:
     return markdown_table(header, cells)
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of process `pid` in MiB, from /proc (0 once it has exited)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def emit(name: str, report: dict, table: str, out: Path | None, as_json: bool) -> None:
     """Save `table` and `report` under `out` (name.md, name.json); print one of them."""
     report = {"benchmark": name, "cpu_count": os.cpu_count(), **report}

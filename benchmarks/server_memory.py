@@ -31,19 +31,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import PRIVIS, emit, markdown_table
+from _common import PRIVIS, emit, markdown_table, rss_mib
 
 PREFIX = "/v1/encrypted"
-
-
-def rss_mib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 class Sampler(threading.Thread):

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import PRIVIS, emit, markdown_table
+from _common import PRIVIS, emit, markdown_table, rss_mib
 
 
 def make_clip(path: Path, seconds: int, fps: int = 30) -> Path:
@@ -44,16 +44,6 @@ def make_clip(path: Path, seconds: int, fps: int = 30) -> Path:
         for p in s.encode(None):
             c.mux(p)
     return path
-
-
-def rss_mib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def measure(src: Path, dst: Path) -> dict:

@@ -1343,6 +1343,14 @@ OutputsOpt = Annotated[
 EvalFillOpt = Annotated[
     str, typer.Option("--fill-color", help="With --outputs: the colour that marks obfuscated pixels.")
 ]
+NegativesOpt = Annotated[
+    Path | None,
+    typer.Option("--negatives", help="A folder of images holding nothing to find: every region there is false."),
+]
+NegativeOutputsOpt = Annotated[
+    Path | None,
+    typer.Option("--negative-outputs", help="With --outputs: the other tool's outputs for --negatives."),
+]
 EvalJsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 EvalOutOpt = Annotated[Path | None, typer.Option("--out", help="Also write the table and JSON here.")]
 EvalQuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -1354,6 +1362,8 @@ def eval_faces(
     labels: Annotated[Path, typer.Option("--labels", help="CSV: image,x1,y1,x2,y2[,invalid|ignore].")],
     images: Annotated[Path, typer.Option("--images", help="Folder the CSV's image paths are relative to.")],
     outputs: OutputsOpt = None,
+    negatives: NegativesOpt = None,
+    negative_outputs: NegativeOutputsOpt = None,
     fill_color: EvalFillOpt = "255,0,255",
     threshold: ThresholdOpt = 0.12,
     small_faces: SmallFacesOpt = SmallFaces.auto,
@@ -1364,10 +1374,15 @@ def eval_faces(
     out_dir: EvalOutOpt = None,
     quiet: EvalQuietOpt = False,
 ) -> None:
-    """Recall of face anonymization: a face counts when >= 90% of its pixels are hidden."""
+    """Recall of face anonymization (a face counts when >= 90% of its pixels are hidden), and false regions.
+
+    A hidden region touching no labelled face is false; with --negatives, so is every
+    region on those images.
+    """
     settings = {"threshold": threshold, "small_faces": small_faces.value, "shape": shape.value,
                 "mask_scale": mask_scale, "mask_pad": mask_pad}  # fmt: skip
-    _eval_recall("face", labels, images, outputs, fill_color, settings, as_json, out_dir, quiet)
+    _eval_recall("face", labels, images, outputs, fill_color, settings, as_json, out_dir, quiet,
+                 negatives=negatives, negative_outputs=negative_outputs)  # fmt: skip
 
 
 @eval_app.command("plates")
@@ -1378,6 +1393,8 @@ def eval_plates(
     ],
     images: Annotated[Path, typer.Option("--images", help="Folder the CSV's image paths are relative to.")],
     outputs: OutputsOpt = None,
+    negatives: NegativesOpt = None,
+    negative_outputs: NegativeOutputsOpt = None,
     fill_color: EvalFillOpt = "255,0,255",
     threshold: Annotated[
         float, typer.Option("--threshold", "-t", min=0.01, max=0.99, help="Plate detector score threshold.")
@@ -1389,9 +1406,14 @@ def eval_plates(
     out_dir: EvalOutOpt = None,
     quiet: EvalQuietOpt = False,
 ) -> None:
-    """Recall of licence-plate anonymization, by plate height and region: a plate counts when >= 90% is hidden."""
+    """Recall of licence-plate anonymization, by plate height and region (a plate counts when >= 90% is hidden).
+
+    Car photos often show plates nobody labelled, so a region touching no labelled plate
+    counts as unknown; only regions on --negatives count as false.
+    """
     settings = {"threshold": threshold, "shape": shape.value, "mask_scale": mask_scale, "mask_pad": mask_pad}
-    _eval_recall("plate", labels, images, outputs, fill_color, settings, as_json, out_dir, quiet)
+    _eval_recall("plate", labels, images, outputs, fill_color, settings, as_json, out_dir, quiet,
+                 negatives=negatives, negative_outputs=negative_outputs, unlabelled="unknown")  # fmt: skip
 
 
 def _eval_recall(
@@ -1404,14 +1426,28 @@ def _eval_recall(
     as_json: bool,
     out_dir: Path | None,
     quiet: bool,
+    *,
+    negatives: Path | None = None,
+    negative_outputs: Path | None = None,
+    unlabelled: str = "false",
 ) -> None:
     """`eval faces` and `eval plates`: score privis (in memory, with `settings`) or `outputs`."""
-    from privis.audit.detection_eval import evaluate, load_box_labels, painted_outputs, pipeline_masks
+    from privis.audit.detection_eval import (
+        evaluate,
+        load_box_labels,
+        negative_images,
+        painted_outputs,
+        pipeline_masks,
+    )  # fmt: skip
 
+    if (outputs is None) != (negative_outputs is None) and negatives is not None:
+        raise PrivisError("--outputs with --negatives needs --negative-outputs too (the same tool's outputs for them)")
     truth = load_box_labels(labels)
+    negative_truth = negative_images(negatives) if negatives is not None else None
     if outputs is not None:
         color = _parse_color(fill_color)
         mask_for = painted_outputs(images, outputs, color)
+        negative_mask_for = painted_outputs(negatives, negative_outputs, color) if negatives is not None else None
         system = {"tool": "outputs", "outputs": str(outputs), "fill_color": list(color)}
     else:
         from privis.pipeline import Anonymizer
@@ -1420,11 +1456,21 @@ def _eval_recall(
         anonymizer = Anonymizer(
             targets=[target], method="fill", mask_scale=settings["mask_scale"], mask_pad=settings["mask_pad"], **options
         )
-        mask_for = pipeline_masks(anonymizer)
+        mask_for = negative_mask_for = pipeline_masks(anonymizer)
         system = {"tool": f"privis {__version__}", **settings}
     noun = f"{target}s"
-    report = evaluate(truth, images, mask_for, progress=None if quiet or as_json else _progress_iter, noun=noun)
+    progress = None if quiet or as_json else _progress_iter
+    report = evaluate(truth, images, mask_for, progress=progress, noun=noun, unlabelled=unlabelled)
     summary = {"labels": str(labels), **system, **report.summary()}
+    if negative_truth is not None:
+        negative = evaluate(negative_truth, negatives, negative_mask_for, progress=progress, noun=noun)
+        summary["negatives"] = {"folder": str(negatives), "images": negative.images, **negative.precision(),
+                                "false_obfuscated_share": negative.summary()["false_obfuscated_share"],
+                                "failed": negative.failed}  # fmt: skip
+        report.failed += [f"negatives: {item}" for item in negative.failed]
+    if outputs is not None:  # the time was spent reading files, not detecting
+        summary.pop("ms_per_megapixel", None)
+        summary.get("negatives", {}).pop("ms_per_megapixel", None)
     table = _recall_table(summary, noun)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -1456,8 +1502,25 @@ def _recall_table(s: dict[str, Any], noun: str = "faces") -> str:
         f"| {one} height (px) | {noun} | recall |",
         "|---|---:|---:|",
     ]
+    kind = "false" if "false_regions" in s else "unknown"
     for name, b in s["by_height"].items():
         lines.append(f"| {name} | {b[noun]} | {'-' if b['recall'] is None else b['recall']} |")
+    speed = f"; {s['ms_per_megapixel']} ms per megapixel (decode and detection)" if "ms_per_megapixel" in s else ""
+    stray = f"{s[kind + '_regions']}, {s[kind + '_regions_per_image']} per image, {s[kind + '_regions_per_megapixel']}"
+    lines += ["", f"regions hidden: {s['regions']}; touching no labelled {one} ({kind}): {stray} per MP{speed}"]
+    neg = s.get("negatives")
+    if neg:
+        lines += [
+            "",
+            f"negatives ({neg['folder']}): {neg['images']} images, {neg['megapixels']} MP; false regions "
+            f"{neg['false_regions']}: {neg['false_regions_per_image']} per image, "
+            f"{neg['false_regions_per_megapixel']} per MP; false-obfuscated share {neg['false_obfuscated_share']}",
+            "",
+            f"| region height (px) | false, on negatives | {kind}, on labelled images |",
+            "|---|---:|---:|",
+        ]
+        labelled = s[kind + "_regions_by_height"]
+        lines += [f"| {name} | {n} | {labelled[name]} |" for name, n in neg["false_regions_by_height"].items()]
     if s.get("by_region"):
         lines += ["", f"| region | {noun} | recall |", "|---|---:|---:|"]
         for name, b in s["by_region"].items():

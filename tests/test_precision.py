@@ -87,3 +87,16 @@ def test_eval_faces_reports_false_regions_on_negatives_for_privis_and_for_output
     assert "ms_per_megapixel" not in s  # reading files says nothing about a detector's speed
     res = runner.invoke(app, [*base, "--outputs", str(outs)])
     assert res.exit_code == 2 and "--negative-outputs" in res.output
+
+
+def test_eval_plates_on_negatives_alone_and_one_line_errors(tmp_path):
+    Image.fromarray(np.full((120, 160, 3), 200, np.uint8)).save(tmp_path / "wall.png")
+    res = runner.invoke(app, ["eval", "plates", "--negatives", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.stdout)
+    assert s["labels"] is None and s["negatives"]["false_regions"] == 0 and "recall" not in s
+    res = runner.invoke(app, ["eval", "plates", "--negatives", str(tmp_path)])
+    assert "false regions 0" in res.stdout
+    for args, why in ((["eval", "faces"], "--negatives"), (["eval", "faces", "--labels", "x.csv"], "go together")):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2 and why in res.output

@@ -1500,7 +1500,7 @@ def _progress_iter(items):
 def _recall_table(s: dict[str, Any], noun: str = "faces") -> str:
     one = noun.rstrip("s")
     if s.get("labels") is None:
-        return _negatives_table(s["negatives"], noun)
+        return _negatives_table(s["negatives"])
     lines = [
         f"{noun}: {s[noun]} in {s['images']} images; recall {s['recall']}; "
         f"false-obfuscated share {s['false_obfuscated_share']}",
@@ -1515,7 +1515,7 @@ def _recall_table(s: dict[str, Any], noun: str = "faces") -> str:
     stray = f"{s[kind + '_regions']}, {s[kind + '_regions_per_image']} per image, {s[kind + '_regions_per_megapixel']}"
     lines += ["", f"regions hidden: {s['regions']}; touching no labelled {one} ({kind}): {stray} per MP{speed}"]
     if s.get("negatives"):
-        lines += ["", _negatives_table(s["negatives"], noun, s[kind + "_regions_by_height"], kind)]
+        lines += ["", _negatives_table(s["negatives"], s[kind + "_regions_by_height"], kind)]
     if s.get("by_region"):
         lines += ["", f"| region | {noun} | recall |", "|---|---:|---:|"]
         for name, b in s["by_region"].items():
@@ -1523,7 +1523,7 @@ def _recall_table(s: dict[str, Any], noun: str = "faces") -> str:
     return "\n".join(lines)
 
 
-def _negatives_table(neg: dict[str, Any], noun: str, labelled: dict[str, int] | None = None, kind: str = "") -> str:
+def _negatives_table(neg: dict[str, Any], labelled: dict[str, int] | None = None, kind: str = "") -> str:
     speed = f"; {neg['ms_per_megapixel']} ms per MP (decode and detection)" if "ms_per_megapixel" in neg else ""
     lines = [
         f"negatives ({neg['folder']}): {neg['images']} images, {neg['megapixels']} MP; false regions "

@@ -5,11 +5,18 @@ pixels are obfuscated in the output. Recall is reported overall and per size buc
 together with the share of non-ground-truth pixels that were obfuscated anyway (the
 price paid for recall). The same code scores privis's own pipeline (the obfuscation
 mask it knows) and any tool's output images (pixels painted in a known fill colour).
+
+Precision is counted in regions: each connected patch of the mask is one region, so
+privis and another tool's painted output are counted the same way. On a folder of
+negatives (images known to hold nothing to find) every region is false; on labelled
+images a region touching no labelled box is false, or, where the labels are known to be
+incomplete (plates: other visible cars), unknown.
 """
 
 from __future__ import annotations
 
 import csv
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +28,7 @@ from privis.errors import PrivisError
 
 MaskFn = Callable[[Path], np.ndarray]
 COVERED = 0.9
+TOUCHES = 0.1  # a region with this share of its pixels inside a labelled box belongs to it
 # Face height buckets in pixels: [lo, hi).
 SIZE_BUCKETS: tuple[tuple[str, float, float], ...] = (
     ("<16", 0, 16),
@@ -76,6 +84,22 @@ def load_box_labels(csv_path: str | Path) -> dict[str, GroundTruth]:
     }
 
 
+def mask_regions(mask: np.ndarray) -> np.ndarray:
+    """The connected patches of an (H, W) bool `mask` as (N, 4) boxes x1, y1, x2, y2 (8-connected).
+
+    >>> m = np.zeros((10, 10), bool); m[1:3, 1:4] = True; m[6:9, 6:8] = True
+    >>> mask_regions(m).tolist()
+    [[1, 1, 4, 3], [6, 6, 8, 9]]
+    """
+    import cv2
+
+    if not mask.any():
+        return np.zeros((0, 4), np.int64)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    x, y, w, h = (stats[1:, k].astype(np.int64) for k in range(4))
+    return np.stack([x, y, x + w, y + h], axis=1)
+
+
 def box_pixels(box: Sequence[float], height: int, width: int) -> tuple[int, int, int, int]:
     """The pixels a labelled box stands for: coordinates rounded, at least one pixel."""
     x1, y1 = int(round(box[0])), int(round(box[1]))
@@ -109,9 +133,14 @@ class RecallReport:
     background_pixels: int = 0
     images: int = 0
     failed: list[str] = field(default_factory=list)
+    unlabelled: str = "false"  # what a region touching no labelled box counts as: "false" or "unknown"
+    stray_heights: list[float] = field(default_factory=list)  # regions touching no labelled box
+    regions: int = 0
+    megapixels: float = 0.0
+    seconds: float = 0.0
 
-    def add(self, mask: np.ndarray, truth: GroundTruth) -> None:
-        """Score one image's obfuscation `mask` against its labelled boxes."""
+    def add(self, mask: np.ndarray, truth: GroundTruth, seconds: float = 0.0) -> None:
+        """Score one image's obfuscation `mask` against its labelled boxes (none, for a negative)."""
         h, w = mask.shape
         gt_union = np.zeros((h, w), bool)
         for box in truth.boxes:
@@ -123,6 +152,13 @@ class RecallReport:
         self.groups.extend([""] * int(keep.sum()) if truth.groups is None else truth.groups[keep].tolist())
         self.false_pixels += int(np.count_nonzero(mask & ~gt_union))
         self.background_pixels += int(np.count_nonzero(~gt_union))
+        regions = mask_regions(mask)
+        inside = coverage(gt_union, regions) if len(regions) else np.zeros(0)
+        stray = regions[inside < TOUCHES]
+        self.stray_heights.extend((stray[:, 3] - stray[:, 1]).tolist())
+        self.regions += len(regions)
+        self.megapixels += h * w / 1e6
+        self.seconds += seconds
         self.images += 1
 
     def summary(self) -> dict[str, object]:
@@ -145,8 +181,27 @@ class RecallReport:
             "by_height": {name: recall((hts >= lo) & (hts < hi)) for name, lo, hi in SIZE_BUCKETS},
             **({"by_region": by_group} if by_group else {}),
             "false_obfuscated_share": round(self.false_pixels / max(self.background_pixels, 1), 4),
+            **self.precision(),
             "failed": list(self.failed),
         }
+
+    def precision(self) -> dict[str, Any]:
+        """Regions touching no labelled box: how many, per image and per megapixel, by height."""
+        stray = np.asarray(self.stray_heights)
+        n = len(stray)
+        out: dict[str, Any] = {
+            "regions": self.regions,
+            "megapixels": round(self.megapixels, 2),
+            f"{self.unlabelled}_regions": n,
+            f"{self.unlabelled}_regions_per_image": round(n / max(self.images, 1), 3),
+            f"{self.unlabelled}_regions_per_megapixel": round(n / max(self.megapixels, 1e-9), 3),
+            f"{self.unlabelled}_regions_by_height": {
+                name: int(((stray >= lo) & (stray < hi)).sum()) for name, lo, hi in SIZE_BUCKETS
+            },
+        }
+        if self.seconds:
+            out["ms_per_megapixel"] = round(1000 * self.seconds / max(self.megapixels, 1e-9), 1)
+        return out
 
 
 def evaluate(
@@ -156,22 +211,40 @@ def evaluate(
     *,
     progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
     noun: str = "faces",
+    unlabelled: str = "false",
 ) -> RecallReport:
     """Score `mask_for(image_path)` (the obfuscated pixels) on every labelled image;
-    `noun` names the labelled things in the summary (``faces``, ``plates``)."""
+    `noun` names the labelled things in the summary (``faces``, ``plates``), and
+    `unlabelled` what a region touching no label counts as (``false`` or ``unknown``)."""
     root = Path(images_root)
     if not root.is_dir():
         raise PrivisError(f"images folder not found: {root}")
-    report = RecallReport(noun=noun)
+    report = RecallReport(noun=noun, unlabelled=unlabelled)
     names: Iterable[str] = sorted(labels)
     for name in progress(names) if progress else names:
+        start = time.perf_counter()
         try:
             mask = mask_for(root / name)
         except PrivisError as exc:
             report.failed.append(f"{name}: {exc}")
             continue
-        report.add(mask, labels[name])
+        report.add(mask, labels[name], time.perf_counter() - start)
     return report
+
+
+def negative_images(folder: str | Path) -> dict[str, GroundTruth]:
+    """Every image under `folder` (recursive), each with no labelled box: a folder of negatives."""
+    from privis.media.image import IMAGE_SUFFIXES
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise PrivisError(f"negatives folder not found: {root}")
+    names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith("."))  # fmt: skip
+    if not names:
+        raise PrivisError(f"{root}: no images to use as negatives")
+    empty = GroundTruth(np.zeros((0, 4), np.float32), np.zeros(0, bool))
+    return dict.fromkeys(names, empty)
 
 
 def find_output(path: Path) -> Path:

@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,6 +66,26 @@ def rss_mib(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def run_sampled(cmd: Sequence[str], every_s: float = 1.0) -> tuple[list[float], float]:
+    """Run `cmd`, sampling its resident memory every `every_s` seconds: (samples in MiB, wall seconds).
+
+    Exits with the command's stderr if it fails. Its stderr goes to a file, not a pipe,
+    so a chatty run cannot fill the pipe and stall.
+    """
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=err)
+        samples = []
+        while proc.poll() is None:
+            samples.append(rss_mib(proc.pid))
+            time.sleep(every_s)
+        wall = time.perf_counter() - start
+        if proc.returncode:
+            err.seek(0)
+            raise SystemExit(err.read().decode(errors="replace")[-2000:])
+    return [s for s in samples if s > 0] or [0.0], wall
 
 
 def emit(name: str, report: dict, table: str, out: Path | None, as_json: bool) -> None:

@@ -13,13 +13,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import PRIVIS, emit, markdown_table, rss_mib
+from _common import PRIVIS, emit, markdown_table, run_sampled
 
 
 def make_pdf(path: Path, pages: int) -> Path:
@@ -37,16 +35,12 @@ def make_pdf(path: Path, pages: int) -> Path:
 
 def measure(src: Path, dst: Path) -> dict:
     cmd = [*PRIVIS, "anonymize", str(src), "-o", str(dst), "--quiet", "--overwrite", "--small-faces", "never"]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0.0
-    while proc.poll() is None:
-        peak = max(peak, rss_mib(proc.pid))
-        time.sleep(1.0)
-    wall = time.perf_counter() - start
-    if proc.returncode:
-        raise SystemExit(proc.stderr.read().decode()[-2000:])
-    return {"peak_mib": round(peak, 1), "wall_s": round(wall, 1), "output_mb": round(dst.stat().st_size / 1e6, 1)}
+    samples, wall = run_sampled(cmd)
+    return {
+        "peak_mib": round(max(samples), 1),
+        "wall_s": round(wall, 1),
+        "output_mb": round(dst.stat().st_size / 1e6, 1),
+    }
 
 
 def main() -> int:

@@ -14,14 +14,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from _common import PRIVIS, emit, markdown_table, rss_mib
+from _common import PRIVIS, emit, markdown_table, run_sampled
 
 
 def make_clip(path: Path, seconds: int, fps: int = 30) -> Path:
@@ -48,16 +46,7 @@ def make_clip(path: Path, seconds: int, fps: int = 30) -> Path:
 
 def measure(src: Path, dst: Path) -> dict:
     cmd = [*PRIVIS, "anonymize", str(src), "-o", str(dst), "--quiet", "--overwrite"]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    samples = []
-    while proc.poll() is None:
-        samples.append(rss_mib(proc.pid))
-        time.sleep(1.0)
-    wall = time.perf_counter() - start
-    if proc.returncode:
-        raise SystemExit(proc.stderr.read().decode()[-2000:])
-    samples = [s for s in samples if s > 0] or [0.0]
+    samples, wall = run_sampled(cmd)
     quarters = [samples[min(len(samples) - 1, int(q * len(samples)))] for q in (0.25, 0.5, 0.75)] + [samples[-1]]
     return {
         "peak_mib": round(max(samples), 1),

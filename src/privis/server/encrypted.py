@@ -93,10 +93,15 @@ def create_app(
     def client_of(request: Request) -> str:
         return request.client.host if request.client else ""
 
+    def owned(sid: str, owner: str) -> _Session | None:
+        """The session `sid` if `owner` opened it (call with `lock` held)."""
+        found = sessions.get(sid)
+        return found if found is not None and secrets.compare_digest(found.owner, owner) else None
+
     def session(sid: str, owner: str) -> EncryptedServer:
         with lock:
-            found = sessions.get(sid)
-            if found is None or not secrets.compare_digest(found.owner, owner):
+            found = owned(sid, owner)
+            if found is None:
                 raise HTTPException(404, f"no session {sid!r} (expired or never opened): open a new one")
             found.used = time.monotonic()
             sessions.move_to_end(sid)
@@ -149,10 +154,8 @@ def create_app(
 
     @app.delete(PREFIX + "/sessions/{sid}")
     def close_session(sid: str, request: Request) -> dict[str, bool]:
-        owner = client_of(request)
         with lock:
-            found = sessions.get(sid)
-            if found is None or found.owner != owner:
+            if owned(sid, client_of(request)) is None:
                 return {"closed": False}
             del sessions[sid]
             return {"closed": True}

@@ -24,7 +24,7 @@ import typer
 
 from privis import __version__
 from privis.errors import PrivisError
-from privis.hosts import parse_host_port
+from privis.hosts import is_loopback, parse_host_port
 from privis.obfuscate.blur import STRENGTH as BLUR_STRENGTH
 from privis.obfuscate.dp_pixelate import EPSILON as DP_EPSILON
 
@@ -1118,7 +1118,6 @@ def encrypted_infer(
 def _evaluate_encrypted(
     dataset: str, n: int, model_path: Path | None, url: str | None, client: Any, seed: int, quiet: bool
 ) -> dict[str, Any]:
-    from privis.hosts import is_loopback
     from privis.learn.encrypted import HE_TRAINING, check_he_model, evaluate_encrypted
     from privis.server.encrypted import EncryptedService, create_app
     from privis.server.http import running
@@ -1466,18 +1465,15 @@ def _eval_recall(
     failed: list[str] = []
     if labels is not None:
         report = evaluate(load_box_labels(labels), images, mask_for, progress=progress, noun=noun,
-                          unlabelled=unlabelled)  # fmt: skip
+                          unlabelled=unlabelled, timed=not files)  # fmt: skip
         summary.update(report.summary())
         failed += report.failed
     if negatives is not None:
-        negative = evaluate(negative_images(negatives), negatives, negative_mask_for, progress=progress, noun=noun)
+        negative = evaluate(negative_images(negatives), negatives, negative_mask_for, progress=progress, noun=noun,
+                            timed=not files)  # fmt: skip
         summary["negatives"] = {"folder": str(negatives), "images": negative.images, **negative.precision(),
-                                "false_obfuscated_share": negative.summary()["false_obfuscated_share"],
                                 "failed": negative.failed}  # fmt: skip
         failed += [f"negatives: {item}" for item in negative.failed]
-    if files:  # the time was spent reading files, not detecting
-        summary.pop("ms_per_megapixel", None)
-        summary.get("negatives", {}).pop("ms_per_megapixel", None)
     table = _recall_table(summary, noun)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

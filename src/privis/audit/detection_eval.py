@@ -180,16 +180,17 @@ class RecallReport:
             "recall": round(float(hit.mean()), 4) if len(cov) else None,
             "by_height": {name: recall((hts >= lo) & (hts < hi)) for name, lo, hi in SIZE_BUCKETS},
             **({"by_region": by_group} if by_group else {}),
-            "false_obfuscated_share": round(self.false_pixels / max(self.background_pixels, 1), 4),
             **self.precision(),
             "failed": list(self.failed),
         }
 
     def precision(self) -> dict[str, Any]:
-        """Regions touching no labelled box: how many, per image and per megapixel, by height."""
+        """Regions touching no labelled box: how many, per image and per megapixel, by height;
+        and the share of pixels outside every labelled box that were obfuscated anyway."""
         stray = np.asarray(self.stray_heights)
         n = len(stray)
         out: dict[str, Any] = {
+            "false_obfuscated_share": round(self.false_pixels / max(self.background_pixels, 1), 4),
             "regions": self.regions,
             "megapixels": round(self.megapixels, 2),
             f"{self.unlabelled}_regions": n,
@@ -212,10 +213,12 @@ def evaluate(
     progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
     noun: str = "faces",
     unlabelled: str = "false",
+    timed: bool = True,
 ) -> RecallReport:
     """Score `mask_for(image_path)` (the obfuscated pixels) on every labelled image;
     `noun` names the labelled things in the summary (``faces``, ``plates``), and
-    `unlabelled` what a region touching no label counts as (``false`` or ``unknown``)."""
+    `unlabelled` what a region touching no label counts as (``false`` or ``unknown``).
+    `timed` reports ms per megapixel (off when `mask_for` only reads files another tool wrote)."""
     root = Path(images_root)
     if not root.is_dir():
         raise PrivisError(f"images folder not found: {root}")
@@ -228,7 +231,7 @@ def evaluate(
         except PrivisError as exc:
             report.failed.append(f"{name}: {exc}")
             continue
-        report.add(mask, labels[name], time.perf_counter() - start)
+        report.add(mask, labels[name], time.perf_counter() - start if timed else 0.0)
     return report
 
 

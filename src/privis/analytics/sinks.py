@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from privis.analytics.counting import Bucket
 from privis.analytics.dp import Value
 from privis.errors import PrivisError
+from privis.hosts import url_host, warn_if_exposed
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counts (
@@ -142,8 +143,6 @@ class PrometheusSink:
     """
 
     def __init__(self, host: str, port: int) -> None:
-        from privis.hosts import url_host, warn_if_exposed
-
         try:
             from prometheus_client import CollectorRegistry, Gauge, start_http_server
         except ImportError as exc:

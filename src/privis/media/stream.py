@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from privis.errors import MediaError, OutputExistsError, PrivisError
+from privis.hosts import url_host, warn_if_exposed
 from privis.media.video import Frame
 
 log = logging.getLogger(__name__)
@@ -216,8 +217,6 @@ class MjpegServer:
         max_clients: int = MAX_CLIENTS,
         timeout: float = CLIENT_TIMEOUT_S,
     ) -> None:
-        from privis.hosts import warn_if_exposed
-
         self.quality = quality
         self._jpeg: bytes | None = None
         self._seq = 0
@@ -285,8 +284,6 @@ class MjpegServer:
 
     @property
     def url(self) -> str:
-        from privis.hosts import url_host
-
         host, port = self.address
         return f"http://{url_host(host)}:{port}/"
 

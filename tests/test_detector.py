@@ -131,7 +131,9 @@ def test_second_look_rates_a_face_high_and_texture_low(astronaut):
     face = Regions(np.array([ASTRONAUT_FACE], np.float32), score=np.array([0.9], np.float32))
     assert det.second_look(astronaut, face)[0] > 0.6
     bricks = np.dstack([data.brick()] * 3)
-    patches = Regions(np.array([[100, 100, 130, 140], [300, 200, 316, 220]], np.float32), score=np.full(2, 0.2, np.float32))
+    patches = Regions(
+        np.array([[100, 100, 130, 140], [300, 200, 316, 220]], np.float32), score=np.full(2, 0.2, np.float32)
+    )
     assert (det.second_look(bricks, patches) < 0.2).all()
 
 

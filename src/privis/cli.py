@@ -420,6 +420,7 @@ def _media_anonymizer(
         workers=chosen["workers"],
         **method_opts,
         **_detector_options(threshold, SmallFaces(chosen["small_faces"]), targets, ocr, entities),
+        **(chosen["face_options"] if "face" in _listed(targets) else {}),
     )
 
 

@@ -79,9 +79,7 @@ def test_no_false_faces_on_photos_of_nobody(data_root, tmp_path):
     paint = ["--method", "fill", "--fill-color", "255,0,255", "--shape", "box", "--format", "png", "-q"]
     res = runner.invoke(app, ["anonymize", str(images), "-o", str(out), *paint])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(
-        app, ["eval", "faces", "--negatives", str(images), "--negative-outputs", str(out), "--json"]
-    )
+    res = runner.invoke(app, ["eval", "faces", "--negatives", str(images), "--negative-outputs", str(out), "--json"])
     assert res.exit_code == 0, res.output
     negatives = json.loads(res.stdout)["negatives"]
     assert negatives["images"] == 33

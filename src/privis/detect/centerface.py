@@ -154,9 +154,9 @@ class CenterFaceDetector(Detector):
         Second-look score that makes a small candidate count towards a crowd.
     crowd_size : int, default 2
         Small candidates at `crowd_verify` or more that make a crowd.
-    area_margin : float, default 1.0
+    area_margin : float or None, default 1.0
         Step 4 searches the box around the evidence, grown on each side by this
-        share of its size plus 32 px.
+        share of its size plus 32 px (None: the whole frame).
     probe_pixels : int, default 1_300_000
         Frames whose 2× enlargement is at most this many pixels are probed at 2×
         when step 1 shows no evidence (``'auto'`` only).
@@ -207,7 +207,7 @@ class CenterFaceDetector(Detector):
         verify_px: float = 48.0,
         crowd_verify: float = 0.2,
         crowd_size: int = 2,
-        area_margin: float = 1.0,
+        area_margin: float | None = 1.0,
         probe_pixels: int = 1_300_000,
         max_verify: int = 64,
         zoom_scale: float | None = 4.0,
@@ -246,7 +246,7 @@ class CenterFaceDetector(Detector):
         self.verify_px = float(verify_px)
         self.crowd_verify = float(crowd_verify)
         self.crowd_size = int(crowd_size)
-        self.area_margin = float(area_margin)
+        self.area_margin = None if area_margin is None else float(area_margin)
         self.probe_pixels = int(probe_pixels)
         self.max_verify = int(max_verify)
         self.zoom_scale = float(zoom_scale) if zoom_scale else None
@@ -360,7 +360,7 @@ class CenterFaceDetector(Detector):
 
     def _area(self, evidence: Regions, h: int, w: int, base: float) -> tuple[int, int, int, int]:
         """The box around the evidence, grown by `area_margin` of its size plus 32 network px."""
-        if not len(evidence):
+        if not len(evidence) or self.area_margin is None:
             return 0, 0, w, h
         lo, hi = evidence.xyxy[:, :2].min(axis=0), evidence.xyxy[:, 2:].max(axis=0)
         grow = self.area_margin * (hi - lo) + 32 / base

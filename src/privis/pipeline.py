@@ -122,7 +122,7 @@ IMAGE_DEFAULTS: dict[str, Any] = {
     "face_options": {},
 }
 VIDEO_DEFAULTS: dict[str, Any] = {
-    "mask_scale": 1.6,
+    "mask_scale": Policy.mask_scale,
     "mask_pad": 2.0,
     "small_faces": "crowd",
     "workers": min(2, os.cpu_count() or 1),

@@ -27,7 +27,7 @@ import numpy as np
 from privis.detect.base import Detector, register_detector
 from privis.detect.nms import nms
 from privis.errors import ModelNotFoundError, PrivisError
-from privis.regions import Regions
+from privis.regions import Regions, box_iou
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ class CenterFaceDetector(Detector):
         found = [first[self._verified(first, look)]]
         evidence = self._evidence(first, look, keep_below, base)
         probe = None
-        if not len(evidence) and self.small_faces == "auto" and 4 * h * w <= self.probe_pixels and base == 1.0:
+        if not len(evidence) and self.small_faces == "auto" and 4 * h * w <= self.probe_pixels:
             probe = self._pass(frame, 2.0, max_face=2 * keep_below)
             probe = probe[probe.height < keep_below]
             evidence = self._evidence(probe, self.second_look(frame, probe), keep_below, 1.0)
@@ -333,7 +333,7 @@ class CenterFaceDetector(Detector):
             for j in range(len(blob)):
                 got, scores, _ = _decode(heat[j, 0], size[j], offset[j], marks[j], 0.02)
                 if len(got):
-                    overlap = _iou(refs[start + j], got) >= 0.3
+                    overlap = box_iou(refs[start + j : start + j + 1], got)[0] >= 0.3
                     if overlap.any():
                         out[order[start + j]] = scores[overlap].max()
         return out
@@ -459,15 +459,6 @@ def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
         return [0]
     n = int(np.ceil((length - overlap) / (tile - overlap)))
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
-
-
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of one box with each of `boxes` (x1, y1, x2, y2)."""
-    x1, y1 = np.maximum(boxes[:, 0], box[0]), np.maximum(boxes[:, 1], box[1])
-    x2, y2 = np.minimum(boxes[:, 2], box[2]), np.minimum(boxes[:, 3], box[3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(areas + (box[2] - box[0]) * (box[3] - box[1]) - inter, 1e-9)
 
 
 def _centres_within(faces: Regions, box: tuple[int, int, int, int]) -> np.ndarray:

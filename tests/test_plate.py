@@ -55,3 +55,36 @@ def test_eval_plates_reports_recall_by_height_and_region(tmp_path):
     assert summary["by_region"] == {"eu": {"plates": 1, "recall": 1.0}, "us": {"plates": 1, "recall": 0.0}}
     assert summary["by_height"]["32-64"] == {"plates": 1, "recall": 1.0}
     assert summary["by_height"]["16-32"] == {"plates": 1, "recall": 0.0}
+
+
+def test_a_plate_tilted_30_degrees_is_covered_whole():
+    from privis.audit.harden import harden
+    from privis.detect import create_detector
+
+    img, boxes = harden(_street(), np.array([[380.0, 380, 600, 432]]), "rotate30")
+    found = create_detector("plate-text", tilts=(30, -30))(img)
+    assert len(found) >= 1
+    gx1, gy1, gx2, gy2 = boxes[0]
+    grown = found.expand(1.3, pad=1)  # the plate margin the anonymizer adds
+    inside = (grown.xyxy[:, 0] <= gx1 + 8) & (grown.xyxy[:, 1] <= gy1 + 8)
+    assert (inside & (grown.xyxy[:, 2] >= gx2 - 8) & (grown.xyxy[:, 3] >= gy2 - 8)).any()
+
+
+def test_a_plate_at_night_is_found_after_stretching_the_dark_frame():
+    from privis.detect import create_detector
+    from privis.detect.plate_text import brighten
+
+    dark = (_street().astype(np.float32) * 0.12).astype(np.uint8)
+    assert brighten(dark, 70.0).max() > 200 and brighten(_street(), 70.0) is not None
+    found = create_detector("plate-text")(dark)
+    assert len(found) == 1 and found.xyxy[0, 0] < 420 and found.xyxy[0, 2] > 560
+
+
+def test_quad_sides_measure_a_tilted_line_along_its_own_axes():
+    from privis.detect.plate_text import quad_sides
+
+    a = np.deg2rad(30)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    quad = np.array([[0, 0], [40, 0], [40, 10], [0, 10]], float) @ rot.T
+    length, height = quad_sides(quad[None])
+    assert np.allclose([length[0], height[0]], [40, 10], atol=1e-4)

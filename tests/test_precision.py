@@ -100,3 +100,39 @@ def test_eval_plates_on_negatives_alone_and_one_line_errors(tmp_path):
     for args, why in ((["eval", "faces"], "--negatives"), (["eval", "faces", "--labels", "x.csv"], "go together")):
         res = runner.invoke(app, args)
         assert res.exit_code == 2 and why in res.output
+
+
+def test_harden_maps_boxes_through_each_warp():
+    from privis.audit.harden import HARD_KINDS, harden
+
+    img = np.zeros((200, 300, 3), np.uint8)
+    img[90:110, 130:170] = 255  # the "plate"
+    box = np.array([[130.0, 90, 170, 110]])
+    for kind in HARD_KINDS:
+        out, moved = harden(img, box, kind, seed=1)
+        x1, y1, x2, y2 = np.round(moved[0]).astype(int)
+        bright = np.argwhere(out.max(axis=2) > 60)
+        if kind == "night":
+            assert out[90:110, 130:170].mean() < 255 / 3 and np.allclose(moved, box)
+            continue
+        (ty1, tx1), (ty2, tx2) = bright.min(axis=0), bright.max(axis=0)
+        assert abs(tx1 - x1) <= 2 and abs(ty1 - y1) <= 2 and abs(tx2 - x2) <= 2 and abs(ty2 - y2) <= 2, kind
+    far, moved = harden(img, box, "far")
+    assert 12 <= moved[0, 3] - moved[0, 1] <= 20
+
+
+def test_write_hard_set_keeps_regions_and_rejects_unknown_kinds(tmp_path):
+    import csv
+
+    import pytest
+    from PIL import Image
+
+    from privis.audit.harden import harden, write_hard_set
+
+    Image.fromarray(np.full((60, 80, 3), 128, np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "labels.csv").write_text("image,region,x1,y1,x2,y2,plate\na.png,eu,10,10,50,30,X\n")
+    target = write_hard_set(tmp_path / "labels.csv", tmp_path, tmp_path / "out", "rotate15")
+    rows = list(csv.DictReader(target.open()))
+    assert rows[0]["region"] == "eu" and "plate" not in rows[0] and (tmp_path / "out" / "a.png").exists()
+    with pytest.raises(ValueError, match="unknown hard kind"):
+        harden(np.zeros((4, 4, 3), np.uint8), np.zeros((0, 4)), "upside-down")

@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -144,36 +145,65 @@ class RapidOcr(OcrEngine):
         Lines recognized below this confidence are dropped.
     threads : int, optional
         onnxruntime threads (default: all cores).
+    det_thresh, det_box_thresh : float, default 0.3 and 0.5
+        PP-OCR's pixel and box thresholds for text; lower finds faint, small or tilted text.
     """
 
-    def __init__(self, *, min_score: float = 0.5, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        min_score: float = 0.5,
+        threads: int | None = None,
+        det_thresh: float = 0.3,
+        det_box_thresh: float = 0.5,
+    ) -> None:
         try:
             from rapidocr import RapidOCR
         except ImportError:
             raise PrivisError("rapidocr OCR needs rapidocr: pip install 'privis[ocr]'") from None
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-        params: dict[str, Any] = {"Global.log_level": "error", "Global.text_score": float(min_score)}
+        params: dict[str, Any] = {
+            "Global.log_level": "error",
+            "Global.text_score": float(min_score),
+            "Det.thresh": float(det_thresh),
+            "Det.box_thresh": float(det_box_thresh),
+        }
         if threads:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = int(threads)
         self._engine = RapidOCR(params=params)
         self.min_score = float(min_score)
+        self._lock = threading.Lock()
 
     def text_boxes(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where text is, without reading it: (N, 4) boxes (x1, y1, x2, y2) and (N,) scores
         from PP-OCR's detector alone (a tenth of a second on a 720p frame)."""
+        quads, scores = self.text_quads(rgb)
+        return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1), scores
+
+    def text_quads(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Text lines as (N, 4, 2) corner points, clockwise from the top left, and (N,) scores:
+        a tilted line keeps its own width and height, which its axis-aligned box loses."""
         rgb = _check_image(rgb)
-        result = self._engine(np.ascontiguousarray(rgb[..., ::-1]), use_det=True, use_cls=False, use_rec=False)
+        # rapidocr sorts the detector's boxes into reading order but not their scores, so
+        # each score would belong to another line; lines keep the detector's order here.
+        det = self._engine._load_det_model()
+        with self._lock:
+            det.sorted_boxes = _same_order
+            try:
+                result = self._engine(np.ascontiguousarray(rgb[..., ::-1]), use_det=True, use_cls=False, use_rec=False)
+            finally:
+                del det.sorted_boxes
         if result.boxes is None or not len(result.boxes):
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-        quads = np.asarray(result.boxes, np.float32)
-        boxes = np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
-        scores = np.asarray(result.scores if result.scores is not None else np.ones(len(boxes)), np.float32)
-        return boxes, scores
+            return np.zeros((0, 4, 2), np.float32), np.zeros(0, np.float32)
+        quads = np.asarray(result.boxes, np.float32).reshape(-1, 4, 2)
+        scores = np.asarray(result.scores if result.scores is not None else np.ones(len(quads)), np.float32)
+        return quads, scores
 
     def read(self, rgb: np.ndarray) -> list[Word]:
         rgb = _check_image(rgb)
         # rapidocr takes OpenCV's BGR order for arrays.
-        result = self._engine(np.ascontiguousarray(rgb[..., ::-1]), return_word_box=True)
+        with self._lock:
+            result = self._engine(np.ascontiguousarray(rgb[..., ::-1]), return_word_box=True)
         if not result.txts:
             return []
         words: list[Word] = []
@@ -185,6 +215,10 @@ class RapidOcr(OcrEngine):
                 for piece, piece_box in _split_spaces(str(word), np.asarray(box, float)):
                     words.append(Word(piece, piece_box, float(conf), line))
         return words
+
+
+def _same_order(boxes: np.ndarray) -> np.ndarray:
+    return boxes
 
 
 def _split_spaces(text: str, quad: np.ndarray) -> list[tuple[str, tuple[float, float, float, float]]]:

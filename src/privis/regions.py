@@ -332,6 +332,16 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
+def points_box(points: np.ndarray) -> np.ndarray:
+    """(n, 4) xyxy boxes around each of (n, k, 2) point sets (a text line's corners, a warped outline).
+
+    >>> points_box(np.array([[[3, 1], [5, 4], [2, 2]]])).tolist()
+    [[2, 1, 5, 4]]
+    """
+    points = np.asarray(points)
+    return np.concatenate([points.min(axis=1), points.max(axis=1)], axis=1).reshape(-1, 4)
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise intersection over union of two (n, 4) and (m, 4) xyxy arrays."""
     a = np.asarray(a, np.float32).reshape(-1, 4)

@@ -4,7 +4,7 @@ A detector tuned on one folder of tidy car photos meets rotated dash-cams, fishe
 car-park cameras, distant plates and night footage on day one. Each kind here warps a
 labelled image and maps its boxes through the same warp (a box becomes the axis-aligned
 box of its warped outline), so recall can be measured on each kind in its own row
-(`benchmarks/plates.py`, `tests/eval`).
+(`benchmarks/plates.py`).
 
 >>> import numpy as np
 >>> img = np.zeros((100, 200, 3), np.uint8)
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from privis.errors import PrivisError
+from privis.regions import points_box
 
 HARD_KINDS: tuple[str, ...] = ("rotate15", "rotate30", "fisheye", "far", "night")
 FAR_HEIGHTS = (12.0, 20.0)  # "far": plates scaled to this height range, in pixels
@@ -63,10 +64,6 @@ def _outline(boxes: np.ndarray, points: int = 8) -> np.ndarray:
     return np.concatenate([top, right, bottom, left], axis=1)
 
 
-def _bounds(points: np.ndarray) -> np.ndarray:
-    return np.concatenate([points.min(axis=1), points.max(axis=1)], axis=1).reshape(-1, 4)
-
-
 def _warp(image: np.ndarray, inverse: Callable[[np.ndarray], np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     """Sample `image` at inverse(output xy) for every output pixel (bilinear, black outside)."""
     from scipy.ndimage import map_coordinates
@@ -96,7 +93,7 @@ def _rotate(image: np.ndarray, boxes: np.ndarray, degrees: float) -> tuple[np.nd
         return (p - new_centre) @ rot + centre
 
     pts = _outline(boxes, 1)
-    out_boxes = _bounds(forward(pts.reshape(-1, 2)).reshape(pts.shape)) if len(boxes) else boxes
+    out_boxes = points_box(forward(pts.reshape(-1, 2)).reshape(pts.shape)) if len(boxes) else boxes
     return _warp(image, inverse, (nh, nw)), out_boxes
 
 
@@ -120,7 +117,7 @@ def _fisheye(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarr
         return centre + unit * d * (r_in / np.maximum(r, 1e-9))
 
     pts = _outline(boxes)
-    out_boxes = _bounds(forward(pts.reshape(-1, 2)).reshape(pts.shape)) if len(boxes) else boxes
+    out_boxes = points_box(forward(pts.reshape(-1, 2)).reshape(pts.shape)) if len(boxes) else boxes
     return _warp(image, inverse, (h, w)), out_boxes
 
 

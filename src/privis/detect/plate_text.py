@@ -16,7 +16,7 @@ import numpy as np
 
 from privis.detect.base import Detector, register_detector
 from privis.detect.nms import nms
-from privis.regions import Regions
+from privis.regions import Regions, points_box
 
 # Line score under which a text line is not taken for a plate (README, "Plates").
 PLATE_THRESHOLD = 0.5
@@ -72,7 +72,7 @@ class PlateTextDetector(Detector):
     def detect(self, frame: np.ndarray) -> Regions:
         frame = brighten(frame, self.dark_below)
         upright, up_scores = self._lines(frame)
-        found = [(_boxes(upright), up_scores), *(self._turned(frame, t) for t in self.tilts)]
+        found = [(points_box(upright), up_scores), *(self._turned(frame, t) for t in self.tilts)]
         boxes, scores = np.concatenate([b for b, _ in found]), np.concatenate([s for _, s in found])
         if len(found) > 1 and len(boxes):
             order = nms(boxes, scores, 0.5)
@@ -106,24 +106,7 @@ class PlateTextDetector(Detector):
         d = quads - np.array([turned.shape[1] / 2, turned.shape[0] / 2], np.float32)
         back = np.stack([c * d[..., 0] - s * d[..., 1], s * d[..., 0] + c * d[..., 1]], axis=-1)
         back = (back + np.array([w / 2, h / 2])).astype(np.float32)
-        return _boxes(back), scores
-
-
-def _boxes(quads: np.ndarray) -> np.ndarray:
-    return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1).reshape(-1, 4)
-
-
-def quad_sides(quads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Length and height of each (4, 2) quadrilateral, measured along its own sides.
-
-    >>> length, height = quad_sides(np.array([[[0, 0], [40, 0], [40, 10], [0, 10]]], float))
-    >>> float(length[0]), float(height[0])
-    (40.0, 10.0)
-    """
-    q = np.asarray(quads, np.float32).reshape(-1, 4, 2)
-    side = np.linalg.norm(np.roll(q, -1, axis=1) - q, axis=2)  # p0p1, p1p2, p2p3, p3p0
-    a, b = (side[:, 0] + side[:, 2]) / 2, (side[:, 1] + side[:, 3]) / 2
-    return np.maximum(a, b), np.minimum(a, b)
+        return points_box(back), scores
 
 
 def brighten(frame: np.ndarray, dark_below: float) -> np.ndarray:

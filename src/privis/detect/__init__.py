@@ -6,6 +6,7 @@ imported; heavy backends (onnxruntime) load only when a detector is built.
 
 from privis.detect import centerface as _centerface  # noqa: F401  (registers "face-centerface")
 from privis.detect import person as _person  # noqa: F401  (registers "person-mediapipe")
+from privis.detect import plate_net as _plate_net  # noqa: F401  (registers "plate-net")
 from privis.detect import plate_text as _plate_text  # noqa: F401  (registers "plate-text")
 from privis.detect import text_pii as _text_pii  # noqa: F401  (registers "text-pii")
 from privis.detect.base import (
@@ -20,7 +21,7 @@ from privis.detect.nms import nms
 # What each --targets label runs by default.
 DEFAULT_FOR_LABEL = {
     "face": "face-centerface",
-    "plate": "plate-text",
+    "plate": "plate-net",
     "person": "person-mediapipe",
     "text": "text-pii",
 }

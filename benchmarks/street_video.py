@@ -3,7 +3,7 @@
 No labelled street video ships with the data, so clips are made from labelled photos the
 way the face leak test makes them (`privis.audit.synthetic.pan_zoom_clip`): a virtual
 camera pans and zooms across each photo of ``plates_multi`` (20-32 MP Spanish street
-photos, CCPD car photos) and ``plates_openalpr`` 1080p photos, so every frame's plate
+photos, CCPD car photos) and ``plates_openalpr`` 1080p photos, one continuous pan per photo, so every frame's plate
 boxes are known. Each clip is written as H.264, then anonymized with the command a user
 types (``privis anonymize clip.mp4 -o out.mp4 --targets face,plate``, plus magenta boxes so
 that a miss can be read back), timed end to end, and scored: a (plate, frame) pair leaks
@@ -50,9 +50,13 @@ def labelled_photos(data: Path, limit: int) -> list[tuple[Path, np.ndarray]]:
 
 
 def make_clip(photos: list[tuple[Path, np.ndarray]], size: tuple[int, int], frames: int, dst: Path) -> list:
-    """One clip: `frames` frames over each photo in turn; returns each frame's plate boxes."""
+    """One clip: `frames` frames over each photo in turn; returns each frame's plate boxes.
+
+    Each photo is one continuous pan of at least 24 frames: a cut every few frames would
+    let the tracker carry one photo's plates into the next, which real footage rarely does.
+    """
     truth, images = [], []
-    per = max(2, frames // len(photos))
+    per = max(24, frames // len(photos))
     for path, boxes in photos:
         rgb = read_image(path).rgb
         for frame, inside in pan_zoom_clip(rgb, boxes, frames=per, size=size, zoom=(1.0, 0.6)):
@@ -65,8 +69,8 @@ def make_clip(photos: list[tuple[Path, np.ndarray]], size: tuple[int, int], fram
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--frames", type=int, default=48, help="frames per clip")
-    ap.add_argument("--photos", type=int, default=8)
+    ap.add_argument("--frames", type=int, default=96, help="frames per clip")
+    ap.add_argument("--photos", type=int, default=4, help="photos per clip (one continuous pan each)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()

@@ -402,6 +402,12 @@ def _barrel(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray) -> tupl
             cv2.remap(mask, mx, my, cv2.INTER_LINEAR, borderValue=0))  # fmt: skip
 
 
+def night(rng: np.random.Generator, x: np.ndarray, noise: tuple[float, float] = (2, 8)) -> np.ndarray:
+    """`x` (float32, 0-255) at night: a fifth of the light or less, a gamma, sensor noise of sigma in `noise`."""
+    x = 255 * (x / 255 * rng.uniform(0.15, 0.45)) ** rng.uniform(1.0, 1.4)
+    return x + rng.standard_normal(x.shape, np.float32) * rng.uniform(*noise)
+
+
 def _photometric(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     """Blur, night, colour shifts, noise and JPEG, each at random."""
     import cv2
@@ -416,9 +422,8 @@ def _photometric(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
         kern[n // 2] = 1.0 / n
         kern = cv2.warpAffine(kern, cv2.getRotationMatrix2D((n / 2 - 0.5, n / 2 - 0.5), rng.uniform(0, 180), 1), (n, n))
         x = cv2.filter2D(x, -1, kern / max(kern.sum(), 1e-6))
-    if rng.random() < 0.25:  # night: a fifth of the light or less, a gamma, sensor noise
-        x = 255 * (x / 255 * rng.uniform(0.15, 0.45)) ** rng.uniform(1.0, 1.4)
-        x += rng.standard_normal(x.shape, np.float32) * rng.uniform(2, 8)
+    if rng.random() < 0.25:
+        x = night(rng, x)
     else:
         x = x * rng.uniform(0.6, 1.3, 3) * rng.uniform(0.7, 1.2) + rng.uniform(-30, 30)
         if rng.random() < 0.3:

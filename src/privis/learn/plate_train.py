@@ -139,6 +139,7 @@ def train(data: Path, out: Path, *, steps: int = 6000, batch: int = 16, size: in
     export(model, out)
     torch.save(model.state_dict(), out.with_suffix(".pt"))
     out.with_suffix(".partial.onnx").unlink(missing_ok=True)
+    out.with_suffix(".partial.pt").unlink(missing_ok=True)
     return out
 
 
@@ -219,7 +220,7 @@ def mine_crops(detector: Path, data: Path, *, samples: int = 6000, seed: int = 0
     from rich.progress import track
 
     from privis.detect.plate_net import PlateNetDetector, plate_crop
-    from privis.learn.plate_data import backgrounds, make_sample, real_plates, textures
+    from privis.learn.plate_data import backgrounds, make_sample, night, real_plates, textures
 
     real = real_plates(data)
     empty = backgrounds(data) + textures(np.random.default_rng(seed + 7), 120)
@@ -254,9 +255,8 @@ def mine_crops(detector: Path, data: Path, *, samples: int = 6000, seed: int = 0
                 img = photo.rgb if scale == 1.0 else cv2.resize(photo.rgb, None, fx=scale, fy=scale,
                                                                  interpolation=cv2.INTER_AREA)  # fmt: skip
                 crop = plate_crop(img, q * scale).astype(np.float32)
-                if rng.random() < 0.3:  # night
-                    crop = 255 * (crop / 255 * rng.uniform(0.15, 0.45)) ** rng.uniform(1.0, 1.4)
-                    crop += rng.normal(0, rng.uniform(2, 7), crop.shape)
+                if rng.random() < 0.3:
+                    crop = night(rng, crop, noise=(2, 7))
                 crops.append(np.clip(crop, 0, 255).astype(np.uint8))
                 labels.append(1)
     return np.stack(crops), np.array(labels, np.int64)

@@ -190,3 +190,34 @@ def test_enlarged_passes_search_only_around_the_crowd(astronaut, monkeypatch):
     assert hits >= 36, hits
     enlarged = [shape for shape, s in calls if s > 1]
     assert enlarged and all(h * w < 0.4 * 1080 * 1920 for h, w in enlarged), calls
+
+
+def test_a_pixel_budget_bounds_the_enlarged_passes_of_a_frame(astronaut, monkeypatch):
+    crowd, _ = _crowd(astronaut, 12)
+    frame = np.full((1080, 1920, 3), 110, np.uint8)
+    frame[600:1016, 1400:1816] = crowd
+    det = CenterFaceDetector(small_faces="crowd", verify=None, area_margin=None, budget_pixels=12_000_000)
+    calls = _count_passes(det, monkeypatch)
+    assert len(det.detect(frame)) >= 30
+    searched = sum(h * w * s * s for (h, w), s in calls if s > 1)
+    assert 0 < searched <= 12_000_000, calls  # unbounded: 2x and 2.8x of the whole frame, 25 MP
+    calls.clear()
+    CenterFaceDetector(small_faces="crowd", budget_pixels=0).detect(frame)  # nothing to spend: step 1 only
+    assert all(s <= 1 for _, s in calls) or calls == []
+
+
+def test_in_video_mode_texture_sets_off_no_crowd_but_small_faces_do(astronaut, monkeypatch):
+    """Every candidate is kept (verify None), yet a crowd needs small ones the second look does not reject."""
+    det = CenterFaceDetector(small_faces="crowd", verify=None, area_margin=None, crowd_verify=0.05)
+    import cv2
+
+    small = cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)  # her face is 22x30 px
+    boxes = np.array([[8, 75, 24, 95], [90, 100, 106, 120], np.array(ASTRONAUT_FACE) / 4], np.float32)
+    candidates = Regions(boxes, label=["face"] * 3, score=np.full(3, 0.2, np.float32))
+    look = det._looks(small, candidates, 1.0)
+    assert look[:2].max() < 0.05, look  # sky and suit seen at a face's best scale: no face
+    assert look[2] > 0.05, look
+    calls = _count_passes(det, monkeypatch)
+    crowd, _ = _crowd(astronaut, 20)
+    det.detect(crowd)
+    assert any(s > 1 for _, s in calls), calls

@@ -26,6 +26,7 @@ import numpy as np
 
 from privis.detect.base import Detector, register_detector
 from privis.detect.nms import nms
+from privis.detect.onnx import cpu_session
 from privis.errors import ModelNotFoundError, PrivisError
 from privis.regions import Regions, box_iou
 
@@ -61,9 +62,8 @@ def _session(path: str, threads: int) -> object:
     """One onnxruntime session per model file and thread count, reused by every detector."""
     try:
         import onnx
-        import onnxruntime as ort
-    except ImportError as exc:  # pragma: no cover - both are core dependencies
-        raise ModelNotFoundError(f"{exc.name} is missing: pip install onnx onnxruntime") from None
+    except ImportError:  # pragma: no cover - a core dependency
+        raise ModelNotFoundError("onnx is missing: pip install onnx") from None
     try:
         model = onnx.load(path)
     except Exception as exc:
@@ -81,16 +81,7 @@ def _session(path: str, threads: int) -> object:
     keep = [i for i in graph.input if i.name not in init_names]
     del graph.input[:]
     graph.input.extend(keep)
-    if hasattr(ort, "disable_telemetry_events"):  # in case onnxruntime was imported before privis
-        ort.disable_telemetry_events()
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Memory patterns pre-plan one block per input shape (~0.3 GB more at 1080p) for no speed gain here.
-    opts.enable_mem_pattern = False
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return cpu_session(model.SerializeToString(), threads)
 
 
 @register_detector("face-centerface")
@@ -175,6 +166,10 @@ class CenterFaceDetector(Detector):
     max_pixels : int, default 16_777_216
         Largest enlarged area (in pixels) a pass may search; bounds the time spent
         on big frames.
+    budget_pixels : int, optional
+        Most pixels step 4 may search in one frame, its passes and zoom together; the
+        larger scales are dropped or lowered to fit. Video bounds its cost per frame with
+        it (a 1080p crowd frame cost 8.7 s unbounded); None: only `max_pixels` per pass.
     nms_iou : float, default 0.3
         Overlap above which the weaker of two detections is dropped.
     threads : int, optional
@@ -215,6 +210,7 @@ class CenterFaceDetector(Detector):
         max_side: int = 2048,
         max_run_pixels: int = 1920 * 1088,
         max_pixels: int = 4096 * 4096,
+        budget_pixels: int | None = None,
         nms_iou: float = 0.3,
         threads: int | None = None,
         model_path: str | os.PathLike[str] | None = None,
@@ -234,6 +230,8 @@ class CenterFaceDetector(Detector):
             raise PrivisError(f"max_run_pixels must be at least 65536, got {max_run_pixels}")
         if verify_px < 16:
             raise PrivisError(f"verify_px must be at least 16, got {verify_px}")
+        if budget_pixels is not None and budget_pixels < 0:
+            raise PrivisError(f"budget_pixels must be >= 0 or None, got {budget_pixels}")
         if crowd_size < 1 or max_verify < 1:
             raise PrivisError(f"crowd_size and max_verify must be at least 1, got {crowd_size}, {max_verify}")
         self.threshold = float(threshold)
@@ -254,6 +252,7 @@ class CenterFaceDetector(Detector):
         self.max_side = int(max_side)
         self.max_run_pixels = int(max_run_pixels)
         self.max_pixels = int(max_pixels)
+        self.budget_pixels = None if budget_pixels is None else int(budget_pixels)
         self.nms_iou = float(nms_iou)
         self.threads = int(threads or os.cpu_count() or 1)
         self.model_path = Path(model_path) if model_path else centerface_model_path()
@@ -266,30 +265,30 @@ class CenterFaceDetector(Detector):
         base = min(1.0, self.max_side / max(h, w))
         keep_below = self.small_face_px / base  # frame pixels: smaller faces come from the enlarged passes
         first = self._pass(frame, base)
-        look = self.second_look(frame, first)
+        look = self._looks(frame, first, base)
         found = [first[self._verified(first, look)]]
         evidence = self._evidence(first, look, keep_below, base)
         probe = None
         if not len(evidence) and self.small_faces == "auto" and 4 * h * w <= self.probe_pixels:
             probe = self._pass(frame, 2.0, max_face=2 * keep_below)
             probe = probe[probe.height < keep_below]
-            evidence = self._evidence(probe, self.second_look(frame, probe), keep_below, 1.0)
+            evidence = self._evidence(probe, self._looks(frame, probe, 1.0), keep_below, 1.0)
         if self.small_faces == "always" or len(evidence):
             x1, y1, x2, y2 = self._area(evidence, h, w, base)
             area = frame[y1:y2, x1:x2]
             inside = [first, *([probe] if probe is not None else [])]
-            done = base
+            done, left = base, self.budget_pixels if self.budget_pixels is not None else np.inf
             for s in ((1.0,) if base < 1.0 else ()) + self.scales:
-                s = min(s, float(np.sqrt(self.max_pixels / area.shape[0] / area.shape[1])))
+                s = min(s, float(np.sqrt(max(min(self.max_pixels, left), 0) / area.shape[0] / area.shape[1])))
                 if s < done * 1.25 or (probe is not None and s == 2.0):  # too close to a pass already made
                     continue
                 inside.append(self._pass(area, s, max_face=keep_below * s, origin=(x1, y1)))
-                done = s
+                done, left = s, left - s * s * area.shape[0] * area.shape[1]
             near = Regions.merge(inside)
             near = near[(near.height < keep_below) & _centres_within(near, (x1, y1, x2, y2))]
             found.append(near)
             if self.zoom_scale:
-                found.append(self._zoom(frame, Regions.merge(found), keep_below))
+                found.append(self._zoom(frame, Regions.merge(found), keep_below, left))
         faces = Regions.merge(found)
         if len(found) > 1 and len(faces):
             faces = faces[nms(faces.xyxy, faces.score, self.nms_iou)]
@@ -312,7 +311,7 @@ class CenterFaceDetector(Detector):
         import cv2
 
         out = np.zeros(len(faces), np.float32)
-        if not len(faces) or self.verify is None:
+        if not len(faces):
             return out
         t = self.verify_px
         win = int(4 * t)
@@ -338,6 +337,18 @@ class CenterFaceDetector(Detector):
                         out[order[start + j]] = scores[overlap].max()
         return out
 
+    def _looks(self, frame: np.ndarray, faces: Regions, base: float) -> np.ndarray:
+        """The second look at step 1's faces: all of them, or with `verify` None (every
+        candidate kept) only at the small ones that may make a ``'crowd'``, so that a
+        textured frame's false small faces do not set off the enlarged passes."""
+        if self.verify is not None:
+            return self.second_look(frame, faces)
+        look = np.zeros(len(faces), np.float32)
+        small = faces.height < self.crowd_face_px / base if len(faces) else np.zeros(0, bool)
+        if self.small_faces == "crowd" and int(small.sum()) >= self.crowd_size:
+            look[small] = self.second_look(frame, faces[small])
+        return look
+
     def _verified(self, faces: Regions, look: np.ndarray) -> np.ndarray:
         """Faces that pass the second look: `verify` or more, or both looks fairly sure
         (their geometric mean at least `verify_mean`: a masked face scores 0.7 and 0.37)."""
@@ -350,8 +361,9 @@ class CenterFaceDetector(Detector):
         if self.small_faces in ("never", "always") or not len(faces):
             return faces[:0]
         small = faces.height < (keep_below if self.small_faces == "auto" else self.crowd_face_px / base)
-        if self.verify is None:
-            sure = likely = small
+        if self.verify is None:  # every candidate is kept; in a crowd, those the second look rates likely
+            sure = small
+            likely = small & (look >= self.crowd_verify) if self.small_faces == "crowd" else small
         else:
             sure, likely = small & self._verified(faces, look), small & (look >= self.crowd_verify)
         if int(likely.sum()) >= self.crowd_size:
@@ -368,7 +380,9 @@ class CenterFaceDetector(Detector):
         x2, y2 = (int(v) for v in np.minimum(np.ceil(hi + grow), [w, h]))
         return x1, y1, x2, y2
 
-    def _zoom(self, frame: np.ndarray, faces: Regions, keep_below: float | None = None) -> Regions:
+    def _zoom(
+        self, frame: np.ndarray, faces: Regions, keep_below: float | None = None, budget: float = np.inf
+    ) -> Regions:
         """Faces found by enlarging only the part of the frame that holds tiny faces.
 
         Tiny faces come in crowds and at a distance; where they were found, more of
@@ -385,7 +399,7 @@ class CenterFaceDetector(Detector):
         x1, y1 = (int(v) for v in np.maximum(lo - margin, 0))
         x2, y2 = (int(v) for v in np.minimum(np.ceil(hi + margin), [w, h]))
         crop = frame[y1:y2, x1:x2]
-        s = min(self.zoom_scale, float(np.sqrt(self.max_pixels / crop.shape[0] / crop.shape[1])))
+        s = min(self.zoom_scale, float(np.sqrt(max(min(self.max_pixels, budget), 0) / crop.shape[0] / crop.shape[1])))
         if s <= 1.05:
             return _no_faces()
         found = self._pass(crop, s, max_face=keep_below * s, origin=(x1, y1))

@@ -21,6 +21,7 @@ import numpy as np
 
 from privis.detect.base import Detector, register_detector
 from privis.detect.nms import nms
+from privis.detect.onnx import cpu_session
 from privis.errors import ModelNotFoundError
 from privis.regions import Regions, points_box
 
@@ -75,13 +76,8 @@ def model_path(name: str = MODEL_FILE) -> Path:
 
 @lru_cache(maxsize=4)
 def _session(path: str, threads: int):  # noqa: ANN202 - onnxruntime session
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-    opts.log_severity_level = 3
-    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    """One session per model file and thread count, shared by every detector."""
+    return cpu_session(path, threads)
 
 
 @register_detector("plate-net")

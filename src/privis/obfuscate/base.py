@@ -108,8 +108,7 @@ class Obfuscator(ABC):
         for i, (bounds, m) in self.region_masks(regions, h, w, with_index=True):
             x1, y1, x2, y2 = bounds
             patch = self.render(image, bounds) if tracks is None else self.render_tracked(image, bounds, int(tracks[i]))
-            window = out[y1:y2, x1:x2]
-            window[m] = _cast_like(patch[m], image.dtype)
+            np.copyto(out[y1:y2, x1:x2], _cast_like(patch, image.dtype), where=m[..., None])
         return out[..., 0] if squeeze else out
 
     def __call__(self, frame: np.ndarray, regions: Regions) -> np.ndarray:

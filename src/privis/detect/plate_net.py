@@ -74,6 +74,11 @@ def model_path(name: str = MODEL_FILE) -> Path:
     return path
 
 
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Probabilities (float32) from the networks' logits."""
+    return (1 / (1 + np.exp(-logits))).astype(np.float32)
+
+
 @lru_cache(maxsize=4)
 def _session(path: str, threads: int):  # noqa: ANN202 - onnxruntime session
     """One session per model file and thread count, shared by every detector."""
@@ -188,7 +193,7 @@ class PlateNetDetector(Detector):
             raise ModelNotFoundError("this detector was built with check=None and no check_model")
         crops = np.stack([plate_crop(frame, q) for q in quads]).transpose(0, 3, 1, 2).astype(np.float32) / 255
         logits = self._check.run(None, {"crop": crops})[0][:, 0]
-        return (1 / (1 + np.exp(-logits))).astype(np.float32)
+        return _sigmoid(logits)
 
     def probability(self, frame: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """Plate probability per 4×4 cell of `frame` scaled by `scale` (float32, 0-1)."""
@@ -201,7 +206,7 @@ class PlateNetDetector(Detector):
         x = np.zeros((1, 3, ph, pw), np.float32)
         x[0, :, :sh, :sw] = img.transpose(2, 0, 1) * np.float32(1 / 255)
         logits = self._run.run(None, {"image": x})[0][0, 0]
-        return (1 / (1 + np.exp(-logits[: -(-sh // STRIDE), : -(-sw // STRIDE)]))).astype(np.float32)
+        return _sigmoid(logits[: -(-sh // STRIDE), : -(-sw // STRIDE)])
 
     def _pass(self, frame: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
         """Turned plate rectangles ((n, 4, 2) corners in frame pixels) and scores at one scale."""

@@ -279,7 +279,7 @@ class CenterFaceDetector(Detector):
             inside = [first, *([probe] if probe is not None else [])]
             done, left = base, self.budget_pixels if self.budget_pixels is not None else np.inf
             for s in ((1.0,) if base < 1.0 else ()) + self.scales:
-                s = min(s, float(np.sqrt(max(min(self.max_pixels, left), 0) / area.shape[0] / area.shape[1])))
+                s = self._within(s, area, left)
                 if s < done * 1.25 or (probe is not None and s == 2.0):  # too close to a pass already made
                     continue
                 inside.append(self._pass(area, s, max_face=keep_below * s, origin=(x1, y1)))
@@ -344,7 +344,7 @@ class CenterFaceDetector(Detector):
         if self.verify is not None:
             return self.second_look(frame, faces)
         look = np.zeros(len(faces), np.float32)
-        small = faces.height < self.crowd_face_px / base if len(faces) else np.zeros(0, bool)
+        small = faces.height < self.crowd_face_px / base
         if self.small_faces == "crowd" and int(small.sum()) >= self.crowd_size:
             look[small] = self.second_look(frame, faces[small])
         return look
@@ -399,11 +399,15 @@ class CenterFaceDetector(Detector):
         x1, y1 = (int(v) for v in np.maximum(lo - margin, 0))
         x2, y2 = (int(v) for v in np.minimum(np.ceil(hi + margin), [w, h]))
         crop = frame[y1:y2, x1:x2]
-        s = min(self.zoom_scale, float(np.sqrt(max(min(self.max_pixels, budget), 0) / crop.shape[0] / crop.shape[1])))
+        s = self._within(self.zoom_scale, crop, budget)
         if s <= 1.05:
             return _no_faces()
         found = self._pass(crop, s, max_face=keep_below * s, origin=(x1, y1))
         return found[found.height < keep_below]
+
+    def _within(self, s: float, image: np.ndarray, budget: float) -> float:
+        """`s`, lowered so that `image` enlarged by it holds at most `max_pixels` and `budget` pixels."""
+        return min(s, float(np.sqrt(max(min(self.max_pixels, budget), 0) / image.shape[0] / image.shape[1])))
 
     def _pass(
         self, frame: np.ndarray, s: float, *, max_face: float | None = None, origin: tuple[int, int] = (0, 0)

@@ -75,21 +75,20 @@ class Blur(Obfuscator):
         if k < 2:
             blurred = cv2.GaussianBlur(ctx.astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
             blurred = blurred[y1 - cy1 : y2 - cy1, x1 - cx1 : x2 - cx1]
-            return blurred[..., None] if blurred.ndim == 2 else blurred
-        source = ctx if ctx.dtype in (np.uint8, np.uint16, np.float32) else ctx.astype(np.float32)
-        extra_y, extra_x = -ctx.shape[0] % k, -ctx.shape[1] % k
-        if extra_y or extra_x:
-            source = cv2.copyMakeBorder(source, 0, extra_y, 0, extra_x, cv2.BORDER_REFLECT)
-        small_size = (source.shape[1] // k, source.shape[0] // k)
-        small = cv2.resize(source, small_size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        small = cv2.GaussianBlur(small, (0, 0), sigma / k, borderType=cv2.BORDER_REFLECT)
-        to_small = np.array(  # inverse map of an INTER_LINEAR k-times enlargement, cropped to the region
-            [[1 / k, 0.0, (x1 - cx1 + 0.5) / k - 0.5], [0.0, 1 / k, (y1 - cy1 + 0.5) / k - 0.5]], np.float64
-        )
-        blurred = cv2.warpAffine(
-            small, to_small, (x2 - x1, y2 - y1), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        )  # fmt: skip
+        else:
+            source = ctx if ctx.dtype in (np.uint8, np.uint16, np.float32) else ctx.astype(np.float32)
+            extra_y, extra_x = -ctx.shape[0] % k, -ctx.shape[1] % k
+            if extra_y or extra_x:
+                source = cv2.copyMakeBorder(source, 0, extra_y, 0, extra_x, cv2.BORDER_REFLECT)
+            small = cv2.resize(source, (source.shape[1] // k, source.shape[0] // k), interpolation=cv2.INTER_AREA)
+            small = cv2.GaussianBlur(small.astype(np.float32), (0, 0), sigma / k, borderType=cv2.BORDER_REFLECT)
+            to_small = np.array(  # inverse map of an INTER_LINEAR k-times enlargement, cropped to the region
+                [[1 / k, 0.0, (x1 - cx1 + 0.5) / k - 0.5], [0.0, 1 / k, (y1 - cy1 + 0.5) / k - 0.5]], np.float64
+            )
+            blurred = cv2.warpAffine(
+                small, to_small, (x2 - x1, y2 - y1), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REPLICATE,
+            )  # fmt: skip
         return blurred[..., None] if blurred.ndim == 2 else blurred
 
     def params(self) -> dict[str, object]:

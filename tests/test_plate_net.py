@@ -79,6 +79,18 @@ def test_a_far_plate_is_found(detector):
     assert len(found) and box_iou(truth, found.xyxy).max() > 0.2
 
 
+def test_a_small_frame_gets_an_enlarged_pass_that_outlines_its_small_plate(detector, monkeypatch):
+    frame, truth = _with_plate(_street(7, (240, 320)), height=12)
+    found = detector.detect(frame)
+    assert len(found) and box_iou(truth, found.xyxy).max() > 0.5  # 1x alone outlines it at IoU 0.29
+    seen = []
+    probability = detector.probability
+    monkeypatch.setattr(detector, "probability", lambda f, s=1.0: seen.append(s) or probability(f, s))
+    detector.detect(frame)
+    detector.detect(_street(7, (720, 1280)))  # enlarged twice it would pass max_side: 1x and the coarse pass
+    assert seen == [1.0, 2.0, 1.0, 0.5]
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_a_street_without_a_plate_gives_nothing(detector, seed):
     assert len(detector.detect(_street(seed))) == 0
@@ -101,6 +113,8 @@ def test_bad_options_and_missing_model_are_clear(tmp_path):
         PlateNetDetector(threshold=1.5)
     with pytest.raises(ValueError, match="max_side"):
         PlateNetDetector(max_side=10)
+    with pytest.raises(ValueError, match="upscale"):
+        PlateNetDetector(upscale=0.5)
     with pytest.raises(ModelNotFoundError, match="not found"):
         PlateNetDetector(model=tmp_path / "none.onnx")
 

@@ -101,6 +101,11 @@ class PlateNetDetector(Detector):
     coarse_side : int, default 640
         A second pass at this long side finds plates too big for the first (close-ups);
         skipped when the frame is already that small.
+    upscale : float, default 2
+        Frames small enough to fit `max_side` this many times enlarged get a second pass
+        at that size: a plate under 16 px spans under four of the network's output cells
+        and is often missed at 1x (a photo scaled down to 300-600 px, a small video). The
+        pass costs no more than one frame at `max_side`. 1 turns it off.
     min_height : float, default 6
         Smallest plate height in frame pixels.
     grow : float, default 1.15
@@ -126,6 +131,7 @@ class PlateNetDetector(Detector):
         pixel_threshold: float = 0.4,
         max_side: int = 1600,
         coarse_side: int = 640,
+        upscale: float = 2.0,
         min_height: float = 6.0,
         grow: float = 1.15,
         check: float | None = PLATE_CHECK_THRESHOLD,
@@ -139,6 +145,9 @@ class PlateNetDetector(Detector):
             raise ValueError(f"max_side and coarse_side must be at least 64, got {max_side}, {coarse_side}")
         self.threshold, self.pixel_threshold = float(threshold), float(pixel_threshold)
         self.max_side, self.coarse_side = int(max_side), int(coarse_side)
+        if upscale < 1:
+            raise ValueError(f"upscale must be at least 1 (1 turns the enlarged pass off), got {upscale}")
+        self.upscale = float(upscale)
         self.min_height, self.grow = float(min_height), float(grow)
         self.model = Path(model) if model is not None else model_path()
         if not self.model.exists():
@@ -168,6 +177,8 @@ class PlateNetDetector(Detector):
         scales = [min(1.0, self.max_side / max(h, w))]
         if max(h, w) * scales[0] > 1.25 * self.coarse_side:
             scales.append(self.coarse_side / max(h, w))
+        if self.upscale > 1 and max(h, w) * self.upscale <= self.max_side:
+            scales.append(self.upscale)
         quads, scores = [], []
         for s in scales:
             q, sc = self._pass(frame, s)

@@ -31,8 +31,8 @@ from _common import DEFAULT_DATA, PRIVIS, emit, markdown_table, privis_anonymize
 
 import privis
 from privis.audit.harden import HARD_KINDS, write_hard_set
+from privis.config import Settings
 from privis.media.image import read_image
-from privis.pipeline import defaults_for
 
 
 def main() -> int:
@@ -67,7 +67,7 @@ def main() -> int:
     rows = list(csv.DictReader(labels.open()))
     hd = [args.data / r["image"] for r in rows if (r["img_w"], r["img_h"]) == ("1280", "720")]
     images = [read_image(p).rgb for p in hd]
-    default_mode = defaults_for("image", ["face", "plate"])["small_faces"]
+    default_mode = Settings(targets="face,plate").resolved("image").face.detector_options["small_faces"]
     timing = []
     for mode in ["default", *args.modes.split(",")]:
         chosen = default_mode if mode == "default" else mode

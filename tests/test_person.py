@@ -147,19 +147,20 @@ def test_a_setting_for_a_label_that_is_not_a_target_is_an_error():
 
 
 def test_cli_parses_per_label_settings():
-    from privis.cli import _per_label, _per_label_methods
+    from privis.cli import _per_label, media_settings, parse_methods
 
     assert _per_label("0.4", "--threshold", float) == 0.4
     assert _per_label("face=0.3, plate=0.5", "--threshold", float) == {"face": 0.3, "plate": 0.5}
-    assert _per_label("fill,person=pixelate", "--method", str) == {"": "fill", "person": "pixelate"}
+    assert parse_methods("fill,person=pixelate") == {"": ("fill", {}), "person": ("pixelate", {})}
     with pytest.raises(privis.PrivisError, match="twice"):
         _per_label("face=0.3,face=0.4", "--threshold", float)
-    flags = dict(shape=privis.cli.Shape.box, fill_color="255,0,255", cell=None, blur_strength=1.0, epsilon=0.1,
-                 dp_cell=16, dp_m=16)  # fmt: skip
-    methods, options = _per_label_methods("face=blur,plate=fill", "face,plate", **flags)
-    assert methods == {"face": "blur", "plate": "fill"}
-    assert options["shape"] == "box" and options["color"] == {"plate": (255, 0, 255)}
-    assert options["strength"] == {"face": 1.0}
+    settings = media_settings(None, targets="face,plate", method="face=blur,plate=fill", shape=privis.cli.Shape.box,
+                              fill_color="255,0,255", blur_strength=1.0).resolved("image")  # fmt: skip
+    assert (settings.face.method, settings.plate.method) == ("blur", "fill")
+    assert settings.face.method_options == {"shape": "box", "strength": 1.0}
+    assert settings.plate.method_options == {"shape": "box", "color": (255, 0, 255)}
+    with pytest.raises(privis.PrivisError, match="--epsilon is for --method dp-pixelate"):
+        media_settings(None, targets="face", epsilon=0.5)
 
 
 def test_one_detector_serves_two_threads_at_once(person_detector):

@@ -188,17 +188,17 @@ def run(
     *,
     overwrite: bool = False,
     keep_metadata: bool = False,
-    video_options: dict | None = None,
     advance: Callable[[Job], None] | None = None,
     frame_tick: Callable[[], None] | None = None,
 ) -> BatchReport:
     """Anonymize every job; failures are collected, never raised.
 
-    Regions and failures go to ``anonymizer.audit`` when it has one. `video_options`
-    are passed to `Anonymizer.video` (``audio``, ``codec``, ``crf``); its key
-    ``anonymizer`` names another `Anonymizer` for the videos (e.g. with other
-    detector settings).
+    Images, PDFs and DICOM files get the anonymizer's image defaults, videos its video
+    defaults (`Anonymizer.for_media`); regions and failures go to ``anonymizer.audit``
+    when it has one.
     """
+    video_anonymizer = anonymizer.for_media("video")
+    anonymizer = anonymizer.for_media("image")
     audit = anonymizer.audit
     report = BatchReport()
     runnable = []
@@ -254,10 +254,8 @@ def run(
             writes.append((job, write))
             writes = _drain(writes, report, advance, audit, block=len(writes) > 4)
         _drain(writes, report, advance, audit, block=True)
-    options = dict(video_options or {})
-    video_anonymizer = options.pop("anonymizer", anonymizer)
     for job in videos:
-        _run_video(video_anonymizer, job, report, overwrite, keep_metadata, frame_tick, options)
+        _run_video(video_anonymizer, job, report, overwrite, keep_metadata, frame_tick)
         if advance:
             advance(job)
     return report
@@ -306,7 +304,6 @@ def _run_video(
     overwrite: bool,
     keep_metadata: bool,
     frame_tick: Callable[[], None] | None,
-    options: dict,
 ) -> None:
     import tempfile
 
@@ -314,9 +311,7 @@ def _run_video(
     try:
         if job.dst is None:  # detect-only: the encoded frames go to a throw-away file
             with tempfile.TemporaryDirectory() as tmp:
-                anonymizer.video(
-                    job.src, Path(tmp) / ("x" + job.src.suffix), name=job.name, on_frame=frame_tick, **options
-                )
+                anonymizer.video(job.src, Path(tmp) / ("x" + job.src.suffix), name=job.name, on_frame=frame_tick)
         else:
             anonymizer.video(
                 job.src,
@@ -325,7 +320,6 @@ def _run_video(
                 keep_metadata=keep_metadata,
                 name=job.name,
                 on_frame=frame_tick,
-                **options,
             )
             report.written.append(job.dst)
         report.done += 1

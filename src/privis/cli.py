@@ -44,6 +44,8 @@ encrypted_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(encrypted_app, name="encrypted")
+config_app = typer.Typer(help="The settings privis runs with (file, environment, flags).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
 REID_METHODS = "clear,blur:0.2,blur:0.5,blur,pixelate,pixelate:8,pixelate:16,fill," + ",".join(
     f"dp-pixelate:eps={e}" for e in ("0.1", "0.5", "1", "2", "5", "10")
@@ -194,42 +196,18 @@ VideoMaskPadOpt = Annotated[
         help="Then add this many pixels on every side, or per target. Default: 1 (images), 2 (video and person).",
     ),
 ]
-ShapeOpt = Annotated[Shape, typer.Option("--shape", help="Obfuscate the ellipse inside each box, or the whole box.")]
-
-
-def _method_options(
-    method: Method,
-    *,
-    shape: Shape,
-    fill_color: str,
-    cell: int | None,
-    blur_strength: float,
-    epsilon: float,
-    dp_cell: int,
-    dp_m: int,
-    dp_refresh: int = 0,
-    dp_track_budget: float | None = None,
-) -> dict[str, Any]:
-    """The obfuscator's options from the CLI's flat flags."""
-    opts: dict[str, Any] = {"shape": shape.value}
-    if method is Method.fill:
-        opts["color"] = _parse_color(fill_color)
-    elif method is Method.pixelate and cell is not None:
-        opts["cell"] = cell
-    elif method is Method.blur:
-        opts["strength"] = blur_strength
-    elif method is Method.dp_pixelate:
-        opts.update(epsilon=epsilon, cell=dp_cell, m=dp_m, refresh=dp_refresh, track_budget=dp_track_budget)
-    return opts
+ShapeOpt = Annotated[
+    Shape | None, typer.Option("--shape", help="Obfuscate the ellipse inside each box, or the whole box.")
+]
 
 
 MethodOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--method",
         "-m",
-        help="How to hide each region: blur, pixelate, fill or dp-pixelate; per target as"
-        " face=blur,plate=fill,person=pixelate (a bare name is the default for the rest).",
+        help="How to hide each region: blur (default), pixelate, fill, dp-pixelate or a plug-in's name, with"
+        " options as NAME:KEY=VALUE; per target as face=blur:strength=0.5,plate=fill (a bare name: the rest).",
     ),
 ]
 PerLabelThresholdOpt = Annotated[
@@ -241,16 +219,22 @@ PerLabelThresholdOpt = Annotated[
         " Default: each detector's own (face 0.12, plate 0.5, person 0.6).",
     ),
 ]
-FillColorOpt = Annotated[str, typer.Option("--fill-color", help="R,G,B for --method fill.")]
+FillColorOpt = Annotated[str | None, typer.Option("--fill-color", help="R,G,B for --method fill (default 0,0,0).")]
 CellOpt = Annotated[
     int | None, typer.Option("--cell", min=1, help="pixelate: fixed cell size in px (default: scales with the face).")
 ]
-BlurOpt = Annotated[float, typer.Option("--blur-strength", min=0.01, help="blur: sigma / face size.")]
-EpsilonOpt = Annotated[float, typer.Option("--epsilon", min=1e-6, help="dp-pixelate: privacy budget ε.")]
-DpCellOpt = Annotated[int, typer.Option("--dp-cell", min=1, help="dp-pixelate: grid cell b in px.")]
-DpMOpt = Annotated[int, typer.Option("--dp-m", min=1, help="dp-pixelate: neighbouring images differ in m pixels.")]
+BlurOpt = Annotated[
+    float | None, typer.Option("--blur-strength", min=0.01, help=f"blur: sigma / face size (default {BLUR_STRENGTH}).")
+]
+EpsilonOpt = Annotated[
+    float | None, typer.Option("--epsilon", min=1e-6, help=f"dp-pixelate: privacy budget ε (default {DP_EPSILON}).")
+]
+DpCellOpt = Annotated[int | None, typer.Option("--dp-cell", min=1, help="dp-pixelate: grid cell b in px (default 16).")]
+DpMOpt = Annotated[
+    int | None, typer.Option("--dp-m", min=1, help="dp-pixelate: neighbouring images differ in m pixels (default 16).")
+]
 DpRefreshOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--dp-refresh",
         min=0,
@@ -262,10 +246,21 @@ DpBudgetOpt = Annotated[
     float | None, typer.Option("--dp-track-budget", min=1e-6, help="dp-pixelate, video: most ε one track may spend.")
 ]
 LingerOpt = Annotated[
-    int, typer.Option("--linger", min=0, help="Video: keep hiding a face for N detector runs after it is lost.")
+    int | None,
+    typer.Option(
+        "--linger", min=0, help="Video: keep hiding a face for N detector runs after it is lost (default 10)."
+    ),
 ]
 DetectEveryOpt = Annotated[
-    int, typer.Option("--detect-every", min=1, help="Video: detect on every k-th frame, track in between.")
+    int | None,
+    typer.Option("--detect-every", min=1, help="Video: detect on every k-th frame, track in between (default 1)."),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="YAML or TOML settings file (or $PRIVIS_CONFIG); flags override it (README)."),
+]
+TargetsOpt = Annotated[
+    str | None, typer.Option("--targets", help="What to hide, comma-separated: face (default), plate, person, text.")
 ]
 AuditOpt = Annotated[
     Path | None, typer.Option("--audit", help="Append one JSON line per region (never pixels) to this file.")
@@ -279,7 +274,7 @@ class Ocr(str, Enum):
 
 
 OcrOpt = Annotated[
-    Ocr,
+    Ocr | None,
     typer.Option("--ocr", help="Text: tesseract (documents), rapidocr (scene and rotated text), auto (both)."),
 ]
 EntitiesOpt = Annotated[
@@ -314,12 +309,6 @@ def _cast(cast: Callable[[str], Any], value: str, name: str) -> Any:
         raise PrivisError(f"{name}: {value!r} is not valid ({exc})") from None
 
 
-def _method_name(value: str) -> str:
-    if value not in {m.value for m in Method}:
-        raise ValueError("known: " + ", ".join(m.value for m in Method))
-    return value
-
-
 def _number(low: float, high: float | None = None) -> Callable[[str], float]:
     def number(value: str) -> float:
         v = float(value)
@@ -335,94 +324,121 @@ def _listed(text: str | None) -> list[str]:
     return [v.strip() for v in (text or "").split(",") if v.strip()]
 
 
-def _detector_options(
-    threshold: str | float | None,
-    small_faces: SmallFaces,
-    targets: str = "face",
-    ocr: Ocr = Ocr.auto,
-    entities: str | None = None,
-) -> dict[str, Any]:
-    """The detectors' options from the CLI's flags, for the targets that take them."""
-    wanted = set(_listed(targets))
-    opts: dict[str, Any] = {}
-    if threshold is not None:
-        opts["threshold"] = (
-            _per_label(threshold, "--threshold", _number(0.01, 0.99)) if isinstance(threshold, str) else threshold
-        )
-    if "face" in wanted:
-        opts["small_faces"] = small_faces.value
-    if "text" in wanted:
-        opts["ocr"] = ocr.value
-        if entities:
-            opts["entities"] = _listed(entities)
-    return opts
+def parse_methods(text: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """``--method`` as ``{label: (name, options)}``, key ``""`` for every label not named.
 
+    Each item is ``[LABEL=]NAME[:KEY=VALUE]...``; values are read as YAML scalars or
+    lists (``0.5``, ``true``, ``[255,0,0]``), and commas inside brackets stay in the value.
 
-def _per_label_methods(method: str, targets: str, **flags: Any) -> tuple[str | dict[str, str], dict[str, Any]]:
-    """`--method` as given (one name or per label) and every method's options from the flags;
-    an option two targets set differently (pixelate's --cell, dp-pixelate's --dp-cell) goes per label."""
-    chosen = _per_label(method, "--method", _method_name)
-    labels = _listed(targets) or ["face"]
-    by_label = chosen if isinstance(chosen, dict) else {"": chosen}
-    options: dict[str, dict[str, Any]] = {
-        t: _method_options(Method(by_label.get(t, by_label.get("", Method.blur.value))), **flags) for t in labels
-    }
-    merged: dict[str, Any] = {}
-    for key in {k for o in options.values() for k in o}:
-        values = {t: o[key] for t, o in options.items() if key in o}
-        same = len({repr(v) for v in values.values()}) == 1 and len(values) == len(labels)
-        merged[key] = next(iter(values.values())) if same else values
-    return chosen, merged
+    >>> parse_methods("face=blur:strength=0.5,plate=fill:color=[255,0,0]")
+    {'face': ('blur', {'strength': 0.5}), 'plate': ('fill', {'color': [255, 0, 0]})}
+    >>> parse_methods("pixelate")
+    {'': ('pixelate', {})}
+    """
+    import yaml
 
+    from privis.obfuscate import OBFUSCATORS
 
-def _chosen(defaults: dict[str, Any], **given: Any) -> dict[str, Any]:
-    """`defaults` with the options the user set (not None); per-label settings keep the
-    default for labels they do not name."""
-    out = dict(defaults)
-    for key, value in given.items():
-        if isinstance(value, dict) and "" not in value:
-            value = {"": defaults[key], **value}
-        if value is not None:
-            out[key] = value
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for item in _split_top(text):
+        head, *pairs = item.split(":")
+        label, _, name = head.rpartition("=")
+        label, name = label.strip(), name.strip()
+        if label in out:
+            raise PrivisError(f"--method gives {label or 'the default'} twice: {text!r}")
+        OBFUSCATORS.get(name)  # an unknown name fails here, listing the known ones (plug-ins too)
+        options: dict[str, Any] = {}
+        for pair in pairs:
+            key, eq, value = pair.partition("=")
+            if not eq or not key.strip():
+                raise PrivisError(f"--method {item!r}: options go as NAME:KEY=VALUE, got {pair!r}")
+            try:
+                options[key.strip()] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                raise PrivisError(f"--method {item!r}: cannot read the value of {key.strip()}") from None
+        out[label] = (name, options)
+    if not out:
+        raise PrivisError("--method is empty")
     return out
 
 
-def _media_anonymizer(
-    kind: str,
-    targets: str,
-    methods: str | dict[str, str],
-    method_opts: dict[str, Any],
-    mask_scale: Any,
-    mask_pad: Any,
-    small_faces: SmallFaces | None,
-    threshold: str | None,
-    *,
-    linger: int,
-    lookahead: int,
-    detect_every: int,
-    ocr: Ocr = Ocr.auto,
-    entities: str | None = None,
-) -> Any:
-    """The `Anonymizer` that `anonymize` and `stream` build from their flags, with the
-    defaults for `kind` (``image`` or ``video``) where a flag is unset."""
-    from privis.pipeline import Anonymizer, defaults_for
+def _split_top(text: str) -> list[str]:
+    """`text` split at the commas outside brackets, items stripped, empty ones dropped."""
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    return [i.strip() for i in items if i.strip()]
 
-    chosen = _chosen(
-        defaults_for(kind, _listed(targets)), mask_scale=mask_scale, mask_pad=mask_pad, small_faces=small_faces
-    )
-    return Anonymizer(
-        targets=targets,
-        method=methods,
-        mask_scale=chosen["mask_scale"],
-        mask_pad=chosen["mask_pad"],
-        linger=linger,
-        lookahead=lookahead,
-        detect_every=detect_every,
-        workers=chosen["workers"],
-        **method_opts,
-        **_detector_options(threshold, SmallFaces(chosen["small_faces"]), targets, ocr, entities),
-        **(chosen["face_options"] if "face" in _listed(targets) else {}),
-    )
+
+# The flat method flags: option name, and the built-in methods they are for.
+METHOD_FLAGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "shape": ("shape", ("blur", "pixelate", "fill", "dp-pixelate")),
+    "fill_color": ("color", ("fill",)),
+    "cell": ("cell", ("pixelate",)),
+    "blur_strength": ("strength", ("blur",)),
+    "epsilon": ("epsilon", ("dp-pixelate",)),
+    "dp_cell": ("cell", ("dp-pixelate",)),
+    "dp_m": ("m", ("dp-pixelate",)),
+    "dp_refresh": ("refresh", ("dp-pixelate",)),
+    "dp_track_budget": ("track_budget", ("dp-pixelate",)),
+}
+
+
+def media_settings(config: Path | None, **flags: Any) -> Any:
+    """The `Settings` of `anonymize` and `stream`: the --config file (or $PRIVIS_CONFIG),
+    then PRIVIS_* variables, then the flags the user gave (those that are not None)."""
+    from privis.config import load_settings, route_options
+
+    given = {k: v for k, v in flags.items() if v is not None and v is not False}
+    top: dict[str, Any] = {}
+    if "targets" in given:
+        top["targets"] = given["targets"]
+    video = {k: given[k] for k in ("linger", "lookahead", "detect_every", "crf") if k in given}
+    if "codec" in given:
+        video["codec"] = given["codec"].value
+    if given.get("no_audio"):
+        video["audio"] = False
+    if video:
+        top["video"] = video
+    for flag, cast in (("mask_scale", _number(0.1)), ("mask_pad", _number(0))):
+        value = _per_label(given.get(flag), "--" + flag.replace("_", "-"), cast)
+        for label, v in (value if isinstance(value, dict) else {"": value} if value is not None else {}).items():
+            (top.setdefault(label, {}) if label else top)[flag] = v
+    if "method" in given:
+        for label, (name, options) in parse_methods(given["method"]).items():
+            slot = top.setdefault(label, {}) if label else top
+            slot["method"] = name
+            slot["method_options"] = options
+    settings = load_settings(config, **top)
+    per_label: dict[str, Any] = {}
+    for flag, (key, methods) in METHOD_FLAGS.items():
+        if flag not in given:
+            continue
+        value = given[flag]
+        value = _parse_color(value) if flag == "fill_color" else getattr(value, "value", value)
+        users = [t for t in settings.targets if settings.method_for(t) in methods]
+        if not users:
+            option = "--" + flag.replace("_", "-")
+            raise PrivisError(f"{option} is for --method {' or '.join(methods)}, which no target uses")
+        for t in users:
+            per_label.setdefault(t, {}).setdefault("method_options", {}).setdefault(key, value)
+    if per_label:
+        settings = settings.updated(per_label)
+    options: dict[str, Any] = {}
+    if "threshold" in given:
+        options["threshold"] = _per_label(given["threshold"], "--threshold", _number(0.01, 0.99))
+    if "small_faces" in given and "face" in settings.targets:
+        options["small_faces"] = {"face": given["small_faces"].value}
+    if "text" in settings.targets:
+        if "ocr" in given:
+            options["ocr"] = {"text": given["ocr"].value}
+        if given.get("entities"):
+            options["entities"] = {"text": _listed(given["entities"])}
+    return route_options(settings, options)
 
 
 @app.command()
@@ -433,24 +449,23 @@ def anonymize(
         Path | None,
         typer.Option("-o", "--out", help="Output folder (or file, for one input). Default: beside the input."),
     ] = None,
-    method: MethodOpt = "blur",
-    targets: Annotated[
-        str, typer.Option("--targets", help="What to hide, comma-separated: face, plate, person, text.")
-    ] = "face",
-    ocr: OcrOpt = Ocr.auto,
+    config: ConfigOpt = None,
+    method: MethodOpt = None,
+    targets: TargetsOpt = None,
+    ocr: OcrOpt = None,
     entities: EntitiesOpt = None,
     threshold: PerLabelThresholdOpt = None,
     small_faces: MediaSmallFacesOpt = None,
-    shape: ShapeOpt = Shape.ellipse,
+    shape: ShapeOpt = None,
     mask_scale: VideoMaskScaleOpt = None,
     mask_pad: VideoMaskPadOpt = None,
-    fill_color: FillColorOpt = "0,0,0",
+    fill_color: FillColorOpt = None,
     cell: CellOpt = None,
-    blur_strength: BlurOpt = BLUR_STRENGTH,
-    epsilon: EpsilonOpt = DP_EPSILON,
-    dp_cell: DpCellOpt = 16,
-    dp_m: DpMOpt = 16,
-    dp_refresh: DpRefreshOpt = 0,
+    blur_strength: BlurOpt = None,
+    epsilon: EpsilonOpt = None,
+    dp_cell: DpCellOpt = None,
+    dp_m: DpMOpt = None,
+    dp_refresh: DpRefreshOpt = None,
     dp_track_budget: DpBudgetOpt = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output image format.")] = Format.same,
     audit: AuditOpt = None,
@@ -459,13 +474,16 @@ def anonymize(
         bool, typer.Option("--keep-metadata", help="Keep EXIF/GPS/XMP/ICC (stripped by default).")
     ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
-    linger: LingerOpt = 10,
+    linger: LingerOpt = None,
     lookahead: Annotated[
-        int, typer.Option("--lookahead", min=0, help="Video: also hide a face in the N frames before it is found.")
-    ] = 8,
-    detect_every: DetectEveryOpt = 1,
-    codec: Annotated[Codec, typer.Option("--codec", help="Video: output codec.")] = Codec.h264,
-    crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="Video: quality (lower is better).")] = 20,
+        int | None,
+        typer.Option("--lookahead", min=0, help="Video: also hide a face in the N frames before it is found (8)."),
+    ] = None,
+    detect_every: DetectEveryOpt = None,
+    codec: Annotated[Codec | None, typer.Option("--codec", help="Video: output codec (default h264).")] = None,
+    crf: Annotated[
+        int | None, typer.Option("--crf", min=0, max=51, help="Video: quality, lower is better (20).")
+    ] = None,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Video: drop the audio streams.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -476,28 +494,21 @@ def anonymize(
 
     if detect_only and audit is None:
         raise PrivisError("--detect-only writes only the audit log: give --audit FILE")
-    methods, method_opts = _per_label_methods(
-        method, targets, shape=shape, fill_color=fill_color, cell=cell, blur_strength=blur_strength,
-        epsilon=epsilon, dp_cell=dp_cell, dp_m=dp_m, dp_refresh=dp_refresh, dp_track_budget=dp_track_budget,
+    settings = media_settings(
+        config, targets=targets, method=method, ocr=ocr, entities=entities, threshold=threshold,
+        small_faces=small_faces, shape=shape, mask_scale=mask_scale, mask_pad=mask_pad, fill_color=fill_color,
+        cell=cell, blur_strength=blur_strength, epsilon=epsilon, dp_cell=dp_cell, dp_m=dp_m, dp_refresh=dp_refresh,
+        dp_track_budget=dp_track_budget, linger=linger, lookahead=lookahead, detect_every=detect_every, codec=codec,
+        crf=crf, no_audio=no_audio,
     )  # fmt: skip
     jobs, problems, notes = plan(inputs, out, fmt=fmt.value, detect_only=detect_only)
     _check_side_files(jobs, audit=audit)
-    scale, pad = _per_label(mask_scale, "--mask-scale", _number(0.1)), _per_label(mask_pad, "--mask-pad", _number(0))
-
-    def build(kind: str) -> Anonymizer:
-        return _media_anonymizer(
-            kind, targets, methods, method_opts, scale, pad, small_faces, threshold,
-            linger=linger, lookahead=lookahead, detect_every=detect_every, ocr=ocr, entities=entities,
-        )  # fmt: skip
-
-    anonymizer = build("image")
-    has_video = any(j.kind == "video" for j in jobs)
-    video_anonymizer = build("video") if has_video else anonymizer
-    video_options = {"audio": not no_audio, "codec": codec.value, "crf": crf}
-    anonymizer.audit = video_anonymizer.audit = AuditLog(audit) if audit else None
-    video_options["anonymizer"] = video_anonymizer
+    anonymizer = Anonymizer(settings=settings)
+    if any(j.kind == "video" for j in jobs):
+        anonymizer.for_media("video")  # bad video settings fail here, before any file is written
+    anonymizer.audit = AuditLog(audit) if audit else None
     try:
-        report = _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, video_options, quiet)
+        report = _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, quiet)
     finally:
         if anonymizer.audit is not None:
             anonymizer.audit.close()
@@ -527,7 +538,7 @@ def _check_side_files(jobs: Sequence[Any], **side: Path | None) -> None:
             raise PrivisError(f"{option} {path} is also an input or output of this run; name another file")
 
 
-def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, video_options, quiet, label="anonymizing"):
+def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, quiet, label="anonymizing"):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -538,7 +549,7 @@ def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, video_op
     )
 
     if quiet or not jobs:
-        return run(anonymizer, jobs, overwrite=overwrite, keep_metadata=keep_metadata, video_options=video_options)
+        return run(anonymizer, jobs, overwrite=overwrite, keep_metadata=keep_metadata)
 
     class Rate(ProgressColumn):
         """Items per second (frames per second on the video bar)."""
@@ -570,7 +581,6 @@ def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, video_op
             jobs,
             overwrite=overwrite,
             keep_metadata=keep_metadata,
-            video_options=video_options,
             advance=lambda job: progress.advance(task),
             frame_tick=lambda: progress.advance(frames),
         )
@@ -665,9 +675,7 @@ def redact_text(
 
         redactor.audit = TranscriptWriter(text_out, audit=redactor.audit, overwrite=overwrite)
     try:
-        result = _run_with_progress(
-            run, redactor, jobs, overwrite, False, {"anonymizer": redactor}, quiet or as_json, label="redacting"
-        )
+        result = _run_with_progress(run, redactor, jobs, overwrite, False, quiet or as_json, label="redacting")
     finally:
         if redactor.audit is not None:
             redactor.audit.close()
@@ -697,25 +705,24 @@ def stream(
         Path | None, typer.Option("--record", help="Also encode the anonymized stream to this file.")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --record file.")] = False,
-    targets: Annotated[
-        str, typer.Option("--targets", help="What to hide, comma-separated: face, plate, person, text.")
-    ] = "face",
-    method: MethodOpt = "blur",
-    fill_color: FillColorOpt = "0,0,0",
+    config: ConfigOpt = None,
+    targets: TargetsOpt = None,
+    method: MethodOpt = None,
+    fill_color: FillColorOpt = None,
     cell: CellOpt = None,
-    blur_strength: BlurOpt = BLUR_STRENGTH,
-    epsilon: EpsilonOpt = DP_EPSILON,
-    dp_cell: DpCellOpt = 16,
-    dp_m: DpMOpt = 16,
-    dp_refresh: DpRefreshOpt = 0,
+    blur_strength: BlurOpt = None,
+    epsilon: EpsilonOpt = None,
+    dp_cell: DpCellOpt = None,
+    dp_m: DpMOpt = None,
+    dp_refresh: DpRefreshOpt = None,
     dp_track_budget: DpBudgetOpt = None,
-    shape: ShapeOpt = Shape.ellipse,
+    shape: ShapeOpt = None,
     threshold: PerLabelThresholdOpt = None,
     small_faces: MediaSmallFacesOpt = None,
     mask_scale: VideoMaskScaleOpt = None,
     mask_pad: VideoMaskPadOpt = None,
-    linger: LingerOpt = 10,
-    detect_every: DetectEveryOpt = 1,
+    linger: LingerOpt = None,
+    detect_every: DetectEveryOpt = None,
     audit: AuditOpt = None,
     max_frames: Annotated[int | None, typer.Option("--max-frames", min=1, help="Stop after N frames.")] = None,
     seconds: Annotated[float | None, typer.Option("--seconds", min=0.1, help="Stop after this many seconds.")] = None,
@@ -768,20 +775,23 @@ def stream(
     With --count, only aggregates per time bucket leave: into --db (default), --jsonl or --metrics.
     """
     from privis.auditlog import AuditLog
+    from privis.pipeline import Anonymizer
 
     where = parse_host_port(serve) if serve else None
     counts_people = bool(count or line or zone or count_config)
-    if counts_people and "person" not in _listed(targets):
-        targets = ",".join([*_listed(targets), "person"])
-    methods, method_opts = _per_label_methods(
-        method, targets, shape=shape, fill_color=fill_color, cell=cell, blur_strength=blur_strength,
-        epsilon=epsilon, dp_cell=dp_cell, dp_m=dp_m, dp_refresh=dp_refresh, dp_track_budget=dp_track_budget,
-    )  # fmt: skip
-    anonymizer = _media_anonymizer(
-        "video", targets, methods, method_opts, _per_label(mask_scale, "--mask-scale", _number(0.1)),
-        _per_label(mask_pad, "--mask-pad", _number(0)), small_faces, threshold,
-        linger=linger, lookahead=0, detect_every=detect_every,
-    )  # fmt: skip
+
+    def settings_for(targets: str | None) -> Any:
+        return media_settings(
+            config, targets=targets, method=method, threshold=threshold, small_faces=small_faces, shape=shape,
+            mask_scale=mask_scale, mask_pad=mask_pad, fill_color=fill_color, cell=cell, blur_strength=blur_strength,
+            epsilon=epsilon, dp_cell=dp_cell, dp_m=dp_m, dp_refresh=dp_refresh, dp_track_budget=dp_track_budget,
+            linger=linger, detect_every=detect_every,
+        )  # fmt: skip
+
+    settings = settings_for(targets)
+    if counts_people and "person" not in settings.targets:
+        settings = settings_for(",".join([*settings.targets, "person"]))
+    anonymizer = Anonymizer(settings=settings, kind="video")
     # the sinks open (a database file, a port) only once the anonymizer's settings are known to be good
     publisher = None
     if counts_people:
@@ -1534,6 +1544,23 @@ def _negatives_table(neg: dict[str, Any], labelled: dict[str, int] | None = None
     for name, n in neg["false_regions_by_height"].items():
         lines.append(f"| {name} | {n} |" + (f" {labelled[name]} |" if labelled else ""))
     return "\n".join(lines)
+
+
+@config_app.command("show")
+@_guard
+def config_show(
+    config: ConfigOpt = None,
+    media: Annotated[str, typer.Option("--media", help="Whose defaults fill what is unset: image or video.")] = "image",
+    targets: TargetsOpt = None,
+    method: MethodOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of YAML.")] = False,
+) -> None:
+    """Print the effective settings: defaults for --media, under the --config file, PRIVIS_* variables and flags."""
+    import yaml
+
+    settings = media_settings(config, targets=targets, method=method).resolved(media)
+    shown_settings = settings.shown()
+    typer.echo(json.dumps(shown_settings) if as_json else yaml.safe_dump(shown_settings, sort_keys=False).rstrip())
 
 
 def run() -> None:

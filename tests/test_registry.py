@@ -16,9 +16,24 @@ def test_unknown_name_lists_known():
         create_obfuscator("smudge")
 
 
-def test_bad_option_is_a_privis_error():
-    with pytest.raises(PrivisError, match="bad options"):
+def test_bad_option_is_a_privis_error_naming_it():
+    with pytest.raises(PrivisError, match="'blur' takes no option radius; it takes: min_sigma, shape, strength"):
         create_obfuscator("blur", radius=3)
+
+
+def test_a_type_error_inside_a_constructor_is_not_called_bad_options():
+    saved = OBFUSCATORS.snapshot()
+    try:
+
+        @OBFUSCATORS.register("broken")
+        class Broken:
+            def __init__(self, *, shape: str = "box") -> None:
+                len(5)  # a bug
+
+        with pytest.raises(TypeError, match="has no len"):
+            create_obfuscator("broken", shape="box")
+    finally:
+        OBFUSCATORS.restore(saved)
 
 
 def test_register_refuses_silent_overwrite_and_restores():

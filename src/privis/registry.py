@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Generic, TypeVar
 
 from privis.errors import PrivisError, UnknownNameError
@@ -57,12 +58,22 @@ class Registry(Generic[T]):
             raise UnknownNameError(f"unknown {self.kind} {name!r}; known: {known}") from None
 
     def create(self, name: str, **options: Any) -> T:
-        """An instance of the class registered under `name`, built with `options`."""
+        """An instance of the class registered under `name`, built with `options`.
+
+        Options the class does not take are refused by name before it is built; a
+        `TypeError` raised inside the constructor is a bug and is not reworded.
+        """
         cls = self.get(name)
         try:
-            return cls(**options)
-        except TypeError as exc:
-            raise PrivisError(f"bad options for {self.kind} {name!r}: {exc}") from None
+            inspect.signature(cls).bind(**options)
+        except TypeError:
+            params = inspect.signature(cls).parameters.values()
+            takes = sorted(p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+            unknown = sorted(set(options) - set(takes))
+            what = f"no option {', '.join(unknown)}" if unknown else f"these options ({', '.join(sorted(options))})"
+            known = ", ".join(takes) or "none"
+            raise PrivisError(f"the {self.kind} {name!r} takes {what}; it takes: {known}") from None
+        return cls(**options)
 
     def names(self) -> list[str]:
         """Registered names, sorted."""

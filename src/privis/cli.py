@@ -374,9 +374,9 @@ def _split_top(text: str) -> list[str]:
     return [i.strip() for i in items if i.strip()]
 
 
-# The flat method flags: option name, and the built-in methods they are for.
-METHOD_FLAGS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "shape": ("shape", ("blur", "pixelate", "fill", "dp-pixelate")),
+# The flat method flags: option name, and the methods they are for (None: every method taking it).
+METHOD_FLAGS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "shape": ("shape", None),
     "fill_color": ("color", ("fill",)),
     "cell": ("cell", ("pixelate",)),
     "blur_strength": ("strength", ("blur",)),
@@ -386,6 +386,16 @@ METHOD_FLAGS: dict[str, tuple[str, tuple[str, ...]]] = {
     "dp_refresh": ("refresh", ("dp-pixelate",)),
     "dp_track_budget": ("track_budget", ("dp-pixelate",)),
 }
+
+
+def _method_takes(method: Any, key: str, names: tuple[str, ...] | None) -> bool:
+    """Whether a target hidden by `method` (a name or an instance) takes the flag's option `key`."""
+    from privis.obfuscate import OBFUSCATORS
+    from privis.registry import takes
+
+    if not isinstance(method, str):
+        return False
+    return method in names if names is not None else key in takes(OBFUSCATORS.get(method))
 
 
 def media_settings(config: Path | None, **flags: Any) -> Any:
@@ -420,10 +430,11 @@ def media_settings(config: Path | None, **flags: Any) -> Any:
             continue
         value = given[flag]
         value = _parse_color(value) if flag == "fill_color" else getattr(value, "value", value)
-        users = [t for t in settings.targets if settings.method_for(t) in methods]
+        users = [t for t in settings.targets if _method_takes(settings.method_for(t), key, methods)]
         if not users:
             option = "--" + flag.replace("_", "-")
-            raise PrivisError(f"{option} is for --method {' or '.join(methods)}, which no target uses")
+            wanted = " or ".join(methods) if methods else f"a method with the option {key}"
+            raise PrivisError(f"{option} is for --method {wanted}, which no target uses")
         for t in users:
             per_label.setdefault(t, {}).setdefault("method_options", {}).setdefault(key, value)
     if per_label:

@@ -17,7 +17,6 @@ Examples
 
 from __future__ import annotations
 
-import inspect
 import os
 import tomllib
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from privis.detect import DEFAULT_FOR_LABEL, DETECTORS
 from privis.errors import PrivisError
 from privis.obfuscate import OBFUSCATORS, Obfuscator
 from privis.policy import LABEL_MARGINS, Policy
+from privis.registry import takes
 
 LABELS = tuple(DEFAULT_FOR_LABEL)  # face, plate, person, text
 MEDIA = ("image", "video")
@@ -255,8 +255,8 @@ def route_options(settings: Settings, options: Mapping[str, Any], *, detectors: 
             chosen = per.get(label, per.get(""))
             det = settings.detector_name(label)
             method = settings.method_for(label)
-            by_detector = detectors and key in _accepted(DETECTORS.get(det))
-            by_method = isinstance(method, str) and key in _accepted(OBFUSCATORS.get(method))
+            by_detector = detectors and key in takes(DETECTORS.get(det))
+            by_method = isinstance(method, str) and key in takes(OBFUSCATORS.get(method))
             if by_detector and by_method:
                 raise ConfigError(
                     f"option {key!r} is taken by both the {label} detector {det} and the {label} method {method}:"
@@ -278,18 +278,6 @@ def _components(settings: Settings, label: str, detectors: bool) -> str:
     method = settings.method_for(label)
     shown = method if isinstance(method, str) else f"{type(method).__name__} instance"
     return f"detector {settings.detector_name(label)} and method {shown}" if detectors else f"method {shown}"
-
-
-def _accepted(cls: type) -> set[str]:
-    """The keyword options `cls`'s constructors take (over its bases)."""
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        names |= {p.name for p in inspect.signature(init).parameters.values()
-                  if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"}  # fmt: skip
-    return names
 
 
 def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:

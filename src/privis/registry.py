@@ -1,13 +1,39 @@
-"""A named registry of plug-in classes (detectors, obfuscators), one shape for all of them."""
+"""A named registry of plug-in classes (detectors, obfuscators), one shape for all of them.
+
+Third-party packages add theirs through entry points (``privis.detectors``,
+``privis.obfuscators``), found the first time a name is not known or the names are listed.
+"""
 
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any, Generic, TypeVar
 
 from privis.errors import PrivisError, UnknownNameError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def takes(cls: type) -> set[str]:
+    """The keyword options `cls`'s constructors take, over its bases.
+
+    >>> class A:
+    ...     def __init__(self, *, shape="box"): ...
+    >>> class B(A):
+    ...     def __init__(self, *, level=1, **kw): ...
+    >>> sorted(takes(B))
+    ['level', 'shape']
+    """
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        names |= {p.name for p in inspect.signature(init).parameters.values()
+                  if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"}  # fmt: skip
+    return names
 
 
 class Registry(Generic[T]):
@@ -26,9 +52,28 @@ class Registry(Generic[T]):
     ['round']
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, entry_points: str | None = None) -> None:
         self.kind = kind
+        self.entry_points = entry_points  # the group third-party packages register under
         self._classes: dict[str, type[T]] = {}
+        self._plugins_loaded = entry_points is None
+
+    def load_plugins(self) -> None:
+        """Register the classes that installed packages name under this registry's entry-point
+        group (once). A plug-in that fails to import is logged and left out, never fatal."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=str(self.entry_points)):
+            if ep.name in self._classes:
+                log.warning("%s plug-in %r (%s) ignored: the name is taken", self.kind, ep.name, ep.value)
+                continue
+            try:
+                self.register(ep.name, ep.load())
+            except Exception as exc:  # noqa: BLE001 - someone else's package: say so and go on
+                log.warning("%s plug-in %r (%s) could not be loaded: %s", self.kind, ep.name, ep.value, exc)
 
     def register(self, name: str, cls: type[T] | None = None, *, force: bool = False) -> Any:
         """Register `cls` under `name`; usable as a decorator when `cls` is omitted."""
@@ -50,7 +95,9 @@ class Registry(Generic[T]):
         self._classes.pop(name, None)
 
     def get(self, name: str) -> type[T]:
-        """The class registered under `name`."""
+        """The class registered under `name` (built-in, registered in code, or a plug-in's)."""
+        if name not in self._classes:
+            self.load_plugins()
         try:
             return self._classes[name]
         except KeyError:
@@ -76,7 +123,8 @@ class Registry(Generic[T]):
         return cls(**options)
 
     def names(self) -> list[str]:
-        """Registered names, sorted."""
+        """Registered names (plug-ins' too), sorted."""
+        self.load_plugins()
         return sorted(self._classes)
 
     def snapshot(self) -> dict[str, type[T]]:

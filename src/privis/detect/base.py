@@ -11,7 +11,7 @@ import numpy as np
 from privis.regions import Regions
 from privis.registry import Registry
 
-DETECTORS: Registry[Detector] = Registry("detector")
+DETECTORS: Registry[Detector] = Registry("detector", entry_points="privis.detectors")
 
 
 def register_detector(name: str, cls: type | None = None, *, force: bool = False) -> Any:

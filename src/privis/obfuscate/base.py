@@ -12,7 +12,7 @@ from privis.errors import PrivisError
 from privis.regions import Regions, ellipse_mask, pixel_bounds
 from privis.registry import Registry
 
-OBFUSCATORS: Registry[Obfuscator] = Registry("obfuscation method")
+OBFUSCATORS: Registry[Obfuscator] = Registry("obfuscation method", entry_points="privis.obfuscators")
 SHAPES = ("ellipse", "box")
 
 

@@ -96,7 +96,7 @@ def _box(label, xyxy):
     return lambda frame: Regions([xyxy], label=[label], score=[0.9])
 
 
-def test_a_method_and_its_options_per_label():
+def test_a_method_and_its_optionsper_label():
     frame = np.full((100, 200, 3), 120, np.uint8)
     anon = privis.Anonymizer(
         targets=("face", "plate"),
@@ -147,14 +147,14 @@ def test_a_setting_for_a_label_that_is_not_a_target_is_an_error():
 
 
 def test_cli_parses_per_label_settings():
-    from privis.cli import _per_label, media_settings, parse_methods
+    from privis.cli.options import Shape, media_settings, parse_methods, per_label
 
-    assert _per_label("0.4", "--threshold", float) == 0.4
-    assert _per_label("face=0.3, plate=0.5", "--threshold", float) == {"face": 0.3, "plate": 0.5}
+    assert per_label("0.4", "--threshold", float) == 0.4
+    assert per_label("face=0.3, plate=0.5", "--threshold", float) == {"face": 0.3, "plate": 0.5}
     assert parse_methods("fill,person=pixelate") == {"": ("fill", {}), "person": ("pixelate", {})}
     with pytest.raises(privis.PrivisError, match="twice"):
-        _per_label("face=0.3,face=0.4", "--threshold", float)
-    settings = media_settings(None, targets="face,plate", method="face=blur,plate=fill", shape=privis.cli.Shape.box,
+        per_label("face=0.3,face=0.4", "--threshold", float)
+    settings = media_settings(None, targets="face,plate", method="face=blur,plate=fill", shape=Shape.box,
                               fill_color="255,0,255", blur_strength=1.0).resolved("image")  # fmt: skip
     assert (settings.face.method, settings.plate.method) == ("blur", "fill")
     assert settings.face.method_options == {"shape": "box", "strength": 1.0}

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from privis.audit.reid import MethodSpec, parse_method, split, topk
-from privis.cli import _split_methods
+from privis.audit.methods import MethodSpec, parse_method, split_methods
+from privis.audit.reid import split, topk
 from privis.datasets import resolve_dataset
 from privis.errors import PrivisError
 
@@ -19,8 +19,8 @@ def test_parse_method_maps_short_forms_to_obfuscate_params():
         parse_method("pixelate:cell=big")
 
 
-def test_cli_method_list_keeps_dp_options_together():
-    assert _split_methods("clear,dp-pixelate:eps=0.1,b=8,pixelate:16") == [
+def test_method_list_keeps_dp_options_together():
+    assert split_methods("clear,dp-pixelate:eps=0.1,b=8,pixelate:16") == [
         "clear",
         "dp-pixelate:eps=0.1,b=8",
         "pixelate:16",
@@ -74,7 +74,8 @@ def test_audit_reid_is_reachable_as_python_dash_m(tmp_path):
 def test_write_outputs_writes_tables_and_both_plots(tmp_path):
     import csv
 
-    from privis.audit.reid import ReidRow, write_outputs
+    from privis.audit.methods import ReidRow
+    from privis.audit.reid import write_outputs
 
     methods = ["clear", "pixelate:16", "dp-pixelate:eps=0.1", "dp-pixelate:eps=1"]
     rows = [ReidRow(m, a, [0.5, 0.6], [0.9, 0.95], 0.025) for m in methods for a in ("cnn", "pca-svm")]
@@ -87,7 +88,7 @@ def test_write_outputs_writes_tables_and_both_plots(tmp_path):
 
 
 def test_recognizer_scores_split_ties_and_need_a_sole_close_match():
-    from privis.audit.recognizer import score_distances
+    from privis.audit.reid_photos import score_distances
 
     dist = np.array([[0.2, 0.7, 0.9], [0.5, 0.5, 0.5], [0.8, 0.65, 0.9]])
     top1, top5, matched = score_distances(dist, np.array([0, 1, 1]))
@@ -97,7 +98,7 @@ def test_recognizer_scores_split_ties_and_need_a_sole_close_match():
 
 
 def test_photo_set_needs_labels_with_identities_and_both_splits(tmp_path):
-    from privis.audit.recognizer import is_photo_set, load_photo_set
+    from privis.audit.reid_photos import is_photo_set, load_photo_set
 
     assert not is_photo_set(tmp_path)
     with pytest.raises(PrivisError, match="no labels.csv"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,9 +18,13 @@ import numpy as np
 from privis.analytics.counting import Bucket, CountConfig, PeopleCounter
 from privis.analytics.dp import BudgetExceededError, DpReleaser, raw_values
 from privis.analytics.report import add_to_totals, as_number
+from privis.analytics.sinks import open_sinks
+from privis.errors import PrivisError
 from privis.regions import Regions
 
 log = logging.getLogger(__name__)
+
+DEFAULT_DB = "privis-counts.sqlite"  # where counts go when no sink is named
 
 
 class CountPublisher:
@@ -56,6 +61,36 @@ class CountPublisher:
         self.refused = 0
         self._totals: dict[str, Any] = {"lines": {}, "zones": {}}
         self._last_seconds = 0.0
+
+    @classmethod
+    def open(
+        cls,
+        config: CountConfig,
+        *,
+        source: str = "",
+        db: str | Path | None = None,
+        jsonl: str | Path | None = None,
+        metrics: tuple[str, int] | None = None,
+        epsilon_per_day: float | None = None,
+        epsilon_per_release: float | None = None,
+        mechanism: str = "laplace",
+        delta: float = 1e-6,
+    ) -> CountPublisher:
+        """A publisher with its sinks opened (``DEFAULT_DB`` when none is named) and, when
+        `epsilon_per_day` is given, a DP releaser whose budget ledger is the database."""
+        if epsilon_per_release is not None and epsilon_per_day is None:
+            raise PrivisError("a per-release ε needs a daily budget (epsilon_per_day) to be taken from")
+        if db is None and jsonl is None and metrics is None:
+            db = Path(DEFAULT_DB)
+        sinks = open_sinks(db, jsonl, metrics)
+        releaser = None
+        if epsilon_per_day is not None:
+            ledger = next((s for s in sinks if hasattr(s, "charge")), None)
+            releaser = DpReleaser(
+                epsilon_per_day, epsilon_per_release=epsilon_per_release, mechanism=mechanism, delta=delta,
+                bucket_seconds=config.bucket_seconds, lines=len(config.lines), zones=len(config.zones), ledger=ledger,
+            )  # fmt: skip
+        return cls(config, sinks, releaser=releaser, source=source)
 
     def observe(self, seconds: float, regions: Regions) -> None:
         """One frame's tracked regions at stream time `seconds`."""

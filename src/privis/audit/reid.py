@@ -7,12 +7,8 @@ and scored (top-1, top-5) on the obfuscated test images, over repeated splits. T
 "naive" attacker is trained on clear images and tested on obfuscated ones, as a
 tool that tests protection that way would; it overstates the protection.
 
-Examples
---------
->>> parse_method("dp-pixelate:eps=0.1")
-MethodSpec(label='dp-pixelate:eps=0.1', name='dp-pixelate', params={'epsilon': 0.1, 'cell': 16, 'm': 16})
->>> parse_method("pixelate:8").params
-{'cell': 8}
+The methods under audit are `privis.audit.methods.MethodSpec`; photos rather than aligned
+faces are audited by `privis.audit.reid_photos`.
 """
 
 from __future__ import annotations
@@ -22,69 +18,18 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from privis.audit.methods import MethodSpec, ReidRow, mean_ssim, parse_method
 from privis.errors import PrivisError
-from privis.obfuscate.dp_pixelate import EPSILON
 
 log = logging.getLogger(__name__)
 
-ALIASES = {"eps": "epsilon", "b": "cell"}
-# Fan (2018) audits DP-Pix on AT&T with b = m = 16; the audit uses the same unless told.
-DP_DEFAULTS = {"cell": 16, "m": 16}
 ATTACKERS = ("cnn", "pca-svm", "naive", "dlib", "dlib-obf")
 # dlib: a pretrained recognizer with clear references; dlib-obf: its references obfuscated the same way.
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """One obfuscation under audit: a label for tables and the `privis.obfuscate` call."""
-
-    label: str
-    name: str  # "clear" for no obfuscation
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def apply(self, image: np.ndarray, seed: int | None = None) -> np.ndarray:
-        """The obfuscated `image`, as ``privis.obfuscate(image, name, **params)`` makes it."""
-        if self.name == "clear":
-            return image
-        from privis.obfuscate import obfuscate
-
-        params = dict(self.params)
-        if self.name == "dp-pixelate":
-            params.setdefault("seed", seed)
-        return obfuscate(image, self.name, **params)
-
-
-def parse_method(text: str) -> MethodSpec:
-    """``name[:value|:key=value,...]``: ``pixelate:16`` (cell), ``blur:0.3`` (strength),
-    ``dp-pixelate:eps=0.1,b=16,m=16``, ``fill``, ``clear``."""
-    text = text.strip()
-    name, _, rest = text.partition(":")
-    params: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in rest.split(";" if ";" in rest else ","))):
-        key, eq, value = part.partition("=")
-        if not eq:  # a bare value is the method's main knob
-            key, value = {"pixelate": "cell", "blur": "strength", "dp-pixelate": "epsilon"}.get(name, ""), part
-            if not key:
-                raise PrivisError(f"{text!r}: {name} takes key=value options, not {part!r}")
-        key = ALIASES.get(key.strip(), key.strip())
-        try:
-            number = float(value)
-        except ValueError:
-            raise PrivisError(f"{text!r}: {key} must be a number, got {value!r}") from None
-        params[key] = int(number) if key in ("cell", "cells", "m") else number
-    if name == "dp-pixelate":
-        params = {**{"epsilon": params.pop("epsilon", EPSILON)}, **DP_DEFAULTS, **params}
-    if name != "clear":
-        from privis.obfuscate import OBFUSCATORS
-
-        OBFUSCATORS.get(name)  # unknown names fail here, listing the known ones
-    return MethodSpec(text, name, params)
 
 
 @dataclass
@@ -135,19 +80,6 @@ def split(labels: np.ndarray, n_train: int, rng: np.random.Generator) -> tuple[n
         train.extend(idx[:n_train])
         test.extend(idx[n_train:])
     return np.array(train), np.array(test)
-
-
-def mean_ssim(clear: Sequence[np.ndarray], hidden: Sequence[np.ndarray]) -> float:
-    """Mean structural similarity of obfuscated images to their clear originals (1 = unchanged):
-    what the obfuscation costs in utility."""
-    from skimage.metrics import structural_similarity
-
-    values = []
-    for a, b in zip(clear, hidden, strict=True):
-        if a.ndim == 3:
-            a, b = (np.asarray(x, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) for x in (a, b))
-        values.append(structural_similarity(a, b, data_range=255.0))
-    return float(np.mean(values))
 
 
 def topk(scores: np.ndarray, truth: np.ndarray, k: int) -> float:
@@ -242,40 +174,6 @@ def _augment(x, gen):  # random shifts of up to 3 px and horizontal flips
 
 
 # --- the audit -----------------------------------------------------------------------------
-
-
-@dataclass
-class ReidRow:
-    """Accuracy of one attacker against one method, over the repeated splits."""
-
-    method: str
-    attacker: str
-    top1: list[float]
-    top5: list[float]
-    chance: float
-    faces: int | None = None  # test faces scored, where it is not the whole test split
-    matched: list[float] = field(default_factory=list)  # recognizer attacks: within its match threshold
-    ssim: list[float] = field(default_factory=list)  # utility: obfuscated test images against clear
-
-    def summary(self) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
-        if self.matched:
-            extra["matched_mean"] = round(float(np.mean(self.matched)), 4)
-        if self.faces is not None:
-            extra["faces"] = self.faces
-        if self.ssim:
-            extra["ssim"] = round(float(np.mean(self.ssim)), 4)
-        return {
-            "method": self.method,
-            "attacker": self.attacker,
-            "top1_mean": round(float(np.mean(self.top1)), 4),
-            "top1_sd": round(float(np.std(self.top1)), 4),
-            "top5_mean": round(float(np.mean(self.top5)), 4),
-            "top5_sd": round(float(np.std(self.top5)), 4),
-            "chance_top1": round(self.chance, 4),
-            "splits": len(self.top1),
-            **extra,
-        }
 
 
 def audit_reid(

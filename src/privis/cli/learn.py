@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import logging
-import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +11,6 @@ import typer
 
 from privis.cli.core import app, count_progress, encrypted_app, guard, ticker
 from privis.errors import PrivisError
-from privis.hosts import is_loopback
 
 
 @app.command("train")
@@ -237,17 +233,22 @@ def encrypted_infer(
     unless --url, N held-out images) with accuracy against plaintext, latency and bytes each way.
     """
     from privis.learn.encrypted import EncryptedClient, load_client
+    from privis.learn.private_inference import classify_encrypted, evaluate_encrypted_set
     from privis.server.encrypted import EncryptedService
 
     client = load_client(keys) if keys else None
     if dataset is None:
         if not images or url is None or client is None:
             raise PrivisError("give IMAGES with --url and --keys, or --dataset to evaluate")
-        _infer_images(images, EncryptedService(url), client, as_json)
+        _print_predictions(classify_encrypted(images, EncryptedService(url), client), as_json)
         return
     if images:
         raise PrivisError("give IMAGES or --dataset, not both")
-    summary = _evaluate_encrypted(dataset, n, model, url, client or EncryptedClient(), seed, quiet or as_json)
+    if url is not None and model is None:
+        raise PrivisError("--dataset with --url needs --model too: the plaintext model the server runs")
+    with count_progress("encrypted inference", n, not (quiet or as_json)) as progress:
+        summary = evaluate_encrypted_set(dataset, n, client=client or EncryptedClient(), model_path=model, url=url,
+                                         seed=seed, on_image=ticker(progress))  # fmt: skip
     if as_json:
         typer.echo(json.dumps(summary))
         return
@@ -258,66 +259,6 @@ def encrypted_infer(
         f"down per image; public context {summary['context_bytes'] / 1e6:.1f} MB (N = "
         f"{summary['poly_modulus_degree']}, primes {summary['coeff_mod_bit_sizes']})"
     )
-
-
-def _evaluate_encrypted(
-    dataset: str, n: int, model_path: Path | None, url: str | None, client: Any, seed: int, quiet: bool
-) -> dict[str, Any]:
-    from privis.learn.encrypted import HE_TRAINING, check_he_model, evaluate_encrypted
-    from privis.server.encrypted import EncryptedService, create_app
-    from privis.server.http import running
-
-    if url is not None and model_path is None:
-        raise PrivisError("--dataset with --url needs --model too: the plaintext model the server runs")
-    data, he_model, test = _held_out_and_model(dataset, n, seed, model_path, HE_TRAINING, shape=(1, 28, 28))
-    check_he_model(he_model)
-    with contextlib.ExitStack() as stack:
-        if url is None:
-            url = stack.enter_context(running(create_app(he_model, classes=data.classes)))
-        service = EncryptedService(url)
-        progress = stack.enter_context(count_progress("encrypted inference", n, not quiet))
-        summary = evaluate_encrypted(he_model, data.x[test], data.y[test], client=client, connect=service.connect,
-                                     on_image=ticker(progress))  # fmt: skip
-    local = is_loopback(urllib.parse.urlsplit(url).hostname or "")
-    return {"data": data.name, "server": "loopback" if local else url, **summary}
-
-
-def _held_out_and_model(
-    dataset: str, n: int, seed: int, model_path: Path | None, training: Any, shape: tuple[int, int, int] | None = None
-) -> tuple[Any, Any, Any]:
-    """The set, a model (loaded, or trained now as `training` says) and the first `n` held-out indices.
-
-    With `shape`, the set's images must have it (checked before any training)."""
-    from privis.learn.data import load_image_set
-    from privis.learn.dp_train import load_model, train_classifier
-
-    data = load_image_set(dataset, seed=seed, size=shape[-1] if shape else 32)
-    if shape and data.shape != shape:
-        raise PrivisError(f"{dataset}: the {training.model} takes {shape[1]}×{shape[2]} images with {shape[0]} "
-                          f"channel(s), this set has shape {data.shape}")  # fmt: skip
-    if n > len(data.test):
-        raise PrivisError(f"--n {n} is more than the {len(data.test)} held-out images of {data.name}")
-    if model_path is None:
-        logging.getLogger("privis").info("training a %s on %d images of %s", training.model, len(data.train), data.name)
-        return data, train_classifier(data, dataclasses.replace(training, seed=seed)).model, data.test[:n]
-    model, meta = load_model(model_path)
-    if meta["data"]["name"] == data.name and meta["data"]["seed"] != seed:
-        raise PrivisError(f"{model_path} was trained on the split of seed {meta['data']['seed']}: pass that --seed")
-    return data, model, data.test[:n]
-
-
-def _infer_images(paths: list[Path], service: Any, client: Any, as_json: bool) -> None:
-    classes = service.describe()["classes"]
-    x, names, failed = _read_images(paths, (1, 28, 28))
-    if not names:
-        raise PrivisError(failed[0]["error"])
-    infer = service.connect(client.public_context())
-    rows = []
-    for name, image in zip(names, x, strict=True):
-        logits = client.decrypt(infer(client.encrypt(image[0])))
-        rows.append({"image": name, "class": classes[int(logits.argmax())],
-                     "logits": [round(float(v), 3) for v in logits]})  # fmt: skip
-    _print_predictions({"predictions": rows + failed, "failed": len(failed)}, as_json)
 
 
 @app.command("mpc")
@@ -344,18 +285,19 @@ def mpc(
     """
     from privis.learn.dp_train import load_model
     from privis.learn.mpc import MPC_TRAINING, run_mpc
+    from privis.learn.private_inference import held_out_and_model, read_images
 
     if (dataset is None) == (not images):
         raise PrivisError("give IMAGES (with --model) or --dataset")
     labels, names = None, None
     if dataset is not None:
-        data, net, test = _held_out_and_model(dataset, n, seed, model, MPC_TRAINING)
+        data, net, test = held_out_and_model(dataset, n, seed, model, MPC_TRAINING)
         x, labels = data.x[test], data.y[test]
     else:
         if model is None:
             raise PrivisError("IMAGES need --model (an mlp from `privis train DATA --model mlp -o FILE`)")
         net, meta = load_model(model)
-        x, names, failed = _read_images(images, tuple(meta["data"]["shape"]))
+        x, names, failed = read_images(images, tuple(meta["data"]["shape"]))
         classes = meta["data"]["classes"]
         if not names:
             raise PrivisError(failed[0]["error"])
@@ -374,23 +316,6 @@ def mpc(
         f"plaintext (accuracy {summary['mpc_accuracy']} under MPC, {summary['plaintext_accuracy']} in plaintext); "
         f"{summary['seconds_per_image']} s per image, {summary['setup_seconds']} s to start and share the model"
     )
-
-
-def _read_images(paths: list[Path], shape: tuple[int, int, int]) -> tuple[Any, list[str], list[dict[str, str]]]:
-    """Image files as (N, C, H, W) float32 in [0, 1] at a model's input `shape`, their names, and the unreadable."""
-    import numpy as np
-
-    from privis.learn.data import read_image
-
-    out, names, failed = [], [], []
-    for path in paths:
-        try:
-            out.append(read_image(path, shape))
-        except PrivisError as exc:
-            failed.append({"image": str(path), "error": str(exc)})
-            continue
-        names.append(str(path))
-    return (np.stack(out) if out else np.zeros((0, *shape), np.float32)), names, failed
 
 
 def _print_predictions(summary: dict[str, Any], as_json: bool) -> None:

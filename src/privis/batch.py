@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from privis.errors import MediaError, OutputExistsError, PrivisError
-from privis.media.dicom import is_dicom_path
+from privis.media.dicom import anonymize_dicom, is_dicom_path
 from privis.media.image import (
     IMAGE_SUFFIXES,
     LoadedImage,
@@ -26,7 +26,7 @@ from privis.media.image import (
     read_image,
     write_image,
 )
-from privis.media.pdf import is_pdf_path
+from privis.media.pdf import anonymize_pdf, is_pdf_path
 from privis.media.video import is_video_path, video_output_suffix
 from privis.pipeline import Anonymizer
 
@@ -214,11 +214,11 @@ def run(
     for job in (j for j in runnable if j.kind in ("dicom", "pdf")):
         try:
             if job.kind == "dicom":
-                report.regions += anonymizer.dicom(
-                    job.src, job.dst, overwrite=overwrite, keep_metadata=keep_metadata, name=job.name
+                report.regions += anonymize_dicom(
+                    anonymizer, job.src, job.dst, overwrite=overwrite, keep_metadata=keep_metadata, name=job.name
                 )
             else:
-                report.regions += anonymizer.pdf(job.src, job.dst, overwrite=overwrite, name=job.name)
+                report.regions += anonymize_pdf(anonymizer, job.src, job.dst, overwrite=overwrite, name=job.name)
             report.done += 1
             if job.dst is not None:
                 report.written.append(job.dst)

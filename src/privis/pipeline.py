@@ -11,7 +11,6 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import os
@@ -19,7 +18,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,7 +25,7 @@ import numpy as np
 from privis.auditlog import AuditLog
 from privis.config import LABELS, Settings, load_settings, with_arguments
 from privis.detect import Detector, create_detector
-from privis.errors import OutputExistsError, PrivisError
+from privis.errors import PrivisError
 from privis.media.image import LoadedImage, from_array, read_image
 from privis.media.video import Frame
 from privis.obfuscate import Obfuscator, create_obfuscator
@@ -434,84 +432,16 @@ class Anonymizer:
             on_frame=on_frame,
         )
 
-    def dicom(
-        self,
-        src: str | os.PathLike[str],
-        dst: str | os.PathLike[str] | None,
-        *,
-        overwrite: bool = False,
-        keep_metadata: bool = False,
-        name: str | None = None,
-    ) -> int:
-        """Anonymize every frame of a DICOM file and de-identify its header (unless
-        `keep_metadata`); returns the number of regions hidden. With `dst` None, only detect.
-
-        Frames are detected on an 8-bit view and hidden in the stored pixels, so depth
-        and photometry are kept. A frame whose detection fails fails the whole file. The
-        audit log lists the attributes removed, emptied and replaced (names, never values).
-        """
+    def pages(self, pages: Iterable[tuple[np.ndarray, np.ndarray]], name: str) -> Iterator[np.ndarray]:
+        """Each (view, stored) page or still frame detected on its RGB view and hidden in its
+        stored pixels, with its index in the audit log, one at a time (image defaults).
+        Any failure fails the file: PDF pages and DICOM frames (`privis.media.pdf`, `.dicom`)."""
         if self.kind != "image":
-            return self.for_media("image").dicom(src, dst, overwrite=overwrite, keep_metadata=keep_metadata, name=name)
-        from privis.media.dicom import deidentify, read_dicom, write_dicom
-
-        if dst is not None and Path(dst).exists() and not overwrite:
-            raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
-        label = name or str(src)
-        loaded = read_dicom(src)
-        before = self.regions_hidden
-        frames = list(self._pages(zip(loaded.rgb_frames(), loaded.frames, strict=True), label))
-        if not keep_metadata:
-            loaded.dataset, done = deidentify(loaded.dataset, clean_pixels="text" in self.targets)
-            if self.audit is not None:
-                self.audit.event(label, "dicom_deidentified", **dataclasses.asdict(done))
-        if dst is not None:
-            write_dicom(dst, loaded, frames, overwrite=overwrite)
-        return self.regions_hidden - before
-
-    def pdf(
-        self,
-        src: str | os.PathLike[str],
-        dst: str | os.PathLike[str] | None,
-        *,
-        overwrite: bool = False,
-        dpi: int = 300,
-        name: str | None = None,
-    ) -> int:
-        """Anonymize every page of a PDF, rendered at `dpi`, into an image-only PDF (no text
-        layer, forms or metadata survive); returns the regions hidden. With `dst` None, only detect.
-
-        Pages go from the renderer through detection into the output one at a time, so
-        memory is that of one page, however many there are.
-        """
-        if self.kind != "image":
-            return self.for_media("image").pdf(src, dst, overwrite=overwrite, dpi=dpi, name=name)
-        from privis.media.pdf import pdf_pages, write_pdf
-
-        if dst is not None and Path(dst).exists() and not overwrite:
-            raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
-        before = self.regions_hidden
-        pages = pdf_pages(src, dpi=dpi)
-        rendered: list[float] = []
-
-        def views() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            for rgb, used in pages:
-                rendered.append(used)
-                yield rgb, rgb
-
-        redacted = self._pages(views(), name or str(src))
-        if dst is None:
-            for _ in redacted:
-                pass
-        else:
-            write_pdf(dst, ((page, rendered[-1]) for page in redacted), overwrite=overwrite)
-        return self.regions_hidden - before
-
-    def _pages(self, pages: Iterable[tuple[np.ndarray, np.ndarray]], label: str) -> Iterator[np.ndarray]:
-        """Each (view, stored) page detected on its RGB view and hidden in its stored pixels,
-        with its index in the audit log, one at a time. Any failure fails the file."""
+            yield from self.for_media("image").pages(pages, name)
+            return
         for i, (view, stored) in enumerate(pages):
             regions = self.detect(view)
-            self.record(regions, label, frame=i)
+            self.record(regions, name, frame=i)
             self._counts.regions_hidden += len(regions)
             yield self.hide(stored, regions)
 

@@ -153,3 +153,23 @@ def draw_counting(rgb: np.ndarray, config: CountConfig) -> np.ndarray:
         label = (min(max(a[0] + 4, 0), out.shape[1] - 40), min(max(a[1] + 18, 18), out.shape[0] - 4))
         cv2.putText(out, line.name, label, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 220, 0), 2)
     return out
+
+
+def run_counting(anonymizer: Any, source: str, publisher: CountPublisher, **stream: Any) -> dict[str, Any]:
+    """Stream `source` through `anonymizer` (`Anonymizer.stream` options in `stream`), each
+    frame's person tracks to `publisher`; the stream's figures, with the published totals
+    under ``counts``. The publisher is closed at the end, and any preview shows the lines
+    and zones. With DP on, how many regions were hidden (a raw count) is left out."""
+    try:
+        report = anonymizer.stream(
+            source,
+            observe=lambda frame, regions: publisher.observe(frame.seconds, regions),
+            overlay=lambda rgb: draw_counting(rgb, publisher.config),
+            **stream,
+        )
+    finally:
+        totals = publisher.close()
+    report["counts"] = totals
+    if "dp" in totals:
+        report.pop("regions")
+    return report

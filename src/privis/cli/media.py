@@ -370,6 +370,7 @@ def stream(
 
     With --count, only aggregates per time bucket leave: into --db (default), --jsonl or --metrics.
     """
+    from privis.analytics.publish import run_counting
     from privis.auditlog import AuditLog
     from privis.cli.counts import count_publisher, counts_text  # registered after this module: imported here
     from privis.pipeline import Anonymizer
@@ -402,34 +403,16 @@ def stream(
         if url and not as_json:
             typer.echo(f"serving {url} (Ctrl-C to stop)", err=True)
 
-    counting: dict[str, Any] = {}
-    if publisher is not None:
-        from privis.analytics.publish import draw_counting
-
-        counting = {
-            "observe": lambda frame, regions: publisher.observe(frame.seconds, regions),
-            "overlay": lambda rgb: draw_counting(rgb, publisher.config),
-        }
+    options = dict(serve=where, record=record, overwrite=overwrite, realtime=False if as_fast else None,
+                   max_frames=max_frames, max_seconds=seconds, on_ready=ready)  # fmt: skip
     try:
-        report = anonymizer.stream(
-            source,
-            serve=where,
-            record=record,
-            overwrite=overwrite,
-            realtime=False if as_fast else None,
-            max_frames=max_frames,
-            max_seconds=seconds,
-            on_ready=ready,
-            **counting,
-        )
+        if publisher is None:
+            report = anonymizer.stream(source, **options)
+        else:
+            report = run_counting(anonymizer, source, publisher, **options)
     finally:
         if anonymizer.audit is not None:
             anonymizer.audit.close()
-        totals = publisher.close() if publisher is not None else None
-    if totals is not None:
-        report["counts"] = totals
-        if "dp" in totals:  # how many people were hidden is a raw count too: it stays in the process
-            report.pop("regions")
     if as_json:
         typer.echo(json.dumps(report))
     else:
@@ -439,5 +422,5 @@ def stream(
             f"{report['fps']} fps{hidden}",
             err=True,
         )
-        if totals is not None:
-            typer.echo(counts_text(totals), err=True)
+        if "counts" in report:
+            typer.echo(counts_text(report["counts"]), err=True)

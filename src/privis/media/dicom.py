@@ -25,12 +25,15 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from privis.errors import MediaError, OutputExistsError, PrivisError
 from privis.media.files import write_atomically
+
+if TYPE_CHECKING:
+    from privis.pipeline import Anonymizer
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 
@@ -315,3 +318,36 @@ def write_dicom(
     if ds.file_meta.TransferSyntaxUID.is_compressed:
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     return write_atomically(path, lambda tmp: pydicom.dcmwrite(tmp, ds, enforce_file_format=True), overwrite=overwrite)
+
+
+def anonymize_dicom(
+    anonymizer: Anonymizer,
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str] | None,
+    *,
+    overwrite: bool = False,
+    keep_metadata: bool = False,
+    name: str | None = None,
+) -> int:
+    """Anonymize every frame of a DICOM file and de-identify its header (unless
+    `keep_metadata`); returns the number of regions hidden. With `dst` None, only detect.
+
+    Frames are detected on an 8-bit view and hidden in the stored pixels, so depth
+    and photometry are kept. A frame whose detection fails fails the whole file. The
+    audit log lists the attributes removed, emptied and replaced (names, never values).
+    """
+    import dataclasses
+
+    if dst is not None and Path(dst).exists() and not overwrite:
+        raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
+    label = name or str(src)
+    loaded = read_dicom(src)
+    before = anonymizer.regions_hidden
+    frames = list(anonymizer.pages(zip(loaded.rgb_frames(), loaded.frames, strict=True), label))
+    if not keep_metadata:
+        loaded.dataset, done = deidentify(loaded.dataset, clean_pixels="text" in anonymizer.targets)
+        if anonymizer.audit is not None:
+            anonymizer.audit.event(label, "dicom_deidentified", **dataclasses.asdict(done))
+    if dst is not None:
+        write_dicom(dst, loaded, frames, overwrite=overwrite)
+    return anonymizer.regions_hidden - before

@@ -21,12 +21,15 @@ import math
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from privis.errors import MediaError, OutputExistsError, PrivisError
 from privis.media.files import write_atomically
+
+if TYPE_CHECKING:
+    from privis.pipeline import Anonymizer
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +176,38 @@ class _ImagePdf:
             self.fh.write(b"%010d 00000 n \n" % self.offsets[number])
         self.fh.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref))
         return len(kids)
+
+
+def anonymize_pdf(
+    anonymizer: Anonymizer,
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str] | None,
+    *,
+    overwrite: bool = False,
+    dpi: int = 300,
+    name: str | None = None,
+) -> int:
+    """Anonymize every page of a PDF, rendered at `dpi`, into an image-only PDF (no text
+    layer, forms or metadata survive); returns the regions hidden. With `dst` None, only detect.
+
+    Pages go from the renderer through detection into the output one at a time, so
+    memory is that of one page, however many there are.
+    """
+    if dst is not None and Path(dst).exists() and not overwrite:
+        raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
+    before = anonymizer.regions_hidden
+    pages = pdf_pages(src, dpi=dpi)
+    rendered: list[float] = []
+
+    def views() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for rgb, used in pages:
+            rendered.append(used)
+            yield rgb, rgb
+
+    redacted = anonymizer.pages(views(), name or str(src))
+    if dst is None:
+        for _ in redacted:
+            pass
+    else:
+        write_pdf(dst, ((page, rendered[-1]) for page in redacted), overwrite=overwrite)
+    return anonymizer.regions_hidden - before

@@ -80,7 +80,7 @@ def test_models_have_no_batchnorm():
 
 
 def test_logit_confidence_and_loss_match_direct_formulas():
-    from privis.audit.membership import cross_entropy, logit_confidence
+    from privis.audit.lira import cross_entropy, logit_confidence
 
     logits = np.array([[2.0, 0.5, -1.0], [0.0, 3.0, 1.0]])
     labels = np.array([0, 2])
@@ -91,7 +91,7 @@ def test_logit_confidence_and_loss_match_direct_formulas():
 
 
 def test_lira_separates_members_that_score_higher_when_trained_on():
-    from privis.audit.membership import attack_metrics, lira_scores
+    from privis.audit.lira import attack_metrics, lira_scores
 
     rng = np.random.default_rng(0)
     n, k = 2000, 16
@@ -110,7 +110,7 @@ def test_lira_separates_members_that_score_higher_when_trained_on():
 
 
 def test_tpr_at_fpr_and_its_interval_on_a_known_case():
-    from privis.audit.membership import attack_metrics, tpr_at_fpr
+    from privis.audit.lira import attack_metrics, tpr_at_fpr
 
     member = np.r_[np.ones(1000, bool), np.zeros(1000, bool)]
     scores = np.r_[np.arange(1000) + 995.0, np.arange(1000.0)]  # 5 non-members above the lowest members

@@ -3,7 +3,15 @@
 The main jobs, each one call:
 
 - `reidentify`: can an attacker still tell who is behind faces hidden by each method?
-- `privis.audit.membership.audit_membership`: does a trained model give away who was in its training set?
+- `membership`: does a trained model give away who was in its training set?
+
+>>> import numpy as np, torch
+>>> rng = np.random.default_rng(0)
+>>> x, y = rng.normal(size=(64, 8)).astype(np.float32), rng.integers(0, 2, 64)
+>>> model = torch.nn.Linear(8, 2)
+>>> report = membership(model, (x[:32], y[:32]), (x[32:], y[32:]), shadows=2, epochs=1)
+>>> sorted(report.summary()["attacks"])
+['lira-offline', 'lira-online', 'loss']
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from privis.audit.lira import MembershipReport
 from privis.audit.methods import REID_METHODS, ReidRow, parse_method, reid_table, split_methods
 
 
@@ -37,6 +46,28 @@ class ReidReport:
         from privis.audit.reid import write_outputs
 
         return write_outputs(self.rows, Path(out))
+
+
+def membership(
+    model: Any,
+    train_data: Any,
+    test_data: Any,
+    *,
+    train: Callable[[Any, Any], Any] | None = None,
+    shadows: int = 16,
+    epochs: int = 10,
+    seed: int = 0,
+    on_shadow: Callable[[int], None] | None = None,
+) -> MembershipReport:
+    """Membership inference (LiRA online and offline, the loss baseline) against your own torch
+    classifier `model`, trained on `train_data` and not on `test_data` (torch Datasets of
+    (image, label), or pairs of arrays). Give `train` (``(x, y) -> model``) to train the
+    shadow models exactly as you trained `model`; see `privis.audit.lira.audit_model`.
+    The report's `summary()` gives AUC and TPR at 0.1 % and 1 % FPR per attack."""
+    from privis.audit.lira import audit_model
+
+    return audit_model(model, train_data, test_data, train=train, shadows=shadows, epochs=epochs, seed=seed,
+                       on_shadow=on_shadow)  # fmt: skip
 
 
 def reidentify(
@@ -77,4 +108,4 @@ def reidentify(
     return ReidReport(str(dataset), people, rows)
 
 
-__all__ = ["ReidReport", "reidentify"]
+__all__ = ["MembershipReport", "ReidReport", "membership", "reidentify"]

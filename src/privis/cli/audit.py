@@ -28,7 +28,7 @@ def audit_membership_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Membership inference: LiRA (online and offline) and the loss baseline; AUC and TPR at 0.1% and 1% FPR."""
-    from privis.audit.membership import audit_membership, membership_table, write_outputs
+    from privis.audit.lira import audit_membership, membership_table, write_outputs
 
     with count_progress("shadow models", shadows, not (quiet or as_json)) as on_shadow:
         report = audit_membership(model, shadows=shadows, seed=seed, on_shadow=on_shadow)

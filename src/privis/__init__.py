@@ -18,10 +18,14 @@ import os as _os
 # uploads usage telemetry unless this is set before it loads. A privacy tool sends nothing.
 _os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
+from privis.auditlog import AuditLog
+from privis.config import Settings, load_settings
 from privis.detect import available_detectors, create_detector, register_detector
 from privis.errors import MediaError, ModelNotFoundError, OutputExistsError, PrivisError
+from privis.jobs import anonymize_paths, count
 from privis.obfuscate import available_obfuscators, create_obfuscator, obfuscate, register_obfuscator
-from privis.pipeline import Anonymized, Anonymizer, Policy
+from privis.pipeline import Anonymized, Anonymizer
+from privis.policy import Policy
 from privis.regions import Region, Regions
 
 __version__ = "0.1.0"
@@ -29,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Anonymized",
     "Anonymizer",
+    "AuditLog",
     "MediaError",
     "ModelNotFoundError",
     "OutputExistsError",
@@ -36,11 +41,15 @@ __all__ = [
     "PrivisError",
     "Region",
     "Regions",
+    "Settings",
     "__version__",
+    "anonymize_paths",
     "available_detectors",
     "available_obfuscators",
     "create_detector",
+    "count",
     "create_obfuscator",
+    "load_settings",
     "obfuscate",
     "register_detector",
     "register_obfuscator",

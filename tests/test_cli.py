@@ -92,6 +92,24 @@ def test_missing_path_and_bad_options_are_one_line_errors(tmp_path):
     assert res.exit_code == 2 and "--audit" in res.output
 
 
+def test_exit_codes_say_usage_some_failed_or_runtime(photo_tree, tmp_path, monkeypatch):
+    from privis.detect import plate_net
+    from privis.errors import ModelNotFoundError
+
+    res = runner.invoke(app, ["anonymize", str(photo_tree), "--method", "smudge"])
+    assert res.exit_code == 2 and "unknown obfuscation method 'smudge'" in res.output  # usage
+    (photo_tree / "broken.png").write_bytes(b"not a png")
+    res = runner.invoke(app, ["anonymize", str(photo_tree), "-o", str(tmp_path / "out"), "-q"])
+    assert res.exit_code == 1  # some inputs failed, the rest done
+
+    def missing(name: str = "plate_net.onnx"):  # noqa: ANN202
+        raise ModelNotFoundError(f"the plate model {name} is missing: reinstall privis")
+
+    monkeypatch.setattr(plate_net, "model_path", missing)
+    res = runner.invoke(app, ["anonymize", str(photo_tree), "-o", str(tmp_path / "o2"), "--targets", "plate"])
+    assert res.exit_code == 3 and "reinstall privis" in res.output  # a runtime failure, not the user's doing
+
+
 def test_single_file_default_output_name(tmp_path, astronaut):
     src = tmp_path / "photo.png"
     Image.fromarray(astronaut).save(src)

@@ -58,7 +58,7 @@ def test_metadata_kept_on_request(tagged_jpeg, tmp_path):
 def test_never_overwrites_without_asking(tmp_path):
     path = tmp_path / "a.png"
     path.write_bytes(b"precious")
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
         write_image(path, np.zeros((4, 4, 3), np.uint8))
     assert path.read_bytes() == b"precious"
     write_image(path, np.zeros((4, 4, 3), np.uint8), overwrite=True)

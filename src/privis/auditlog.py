@@ -24,12 +24,12 @@ def check_appendable(path: Path) -> None:
     if not path.exists():
         return
     if not path.is_file():
-        raise PrivisError(f"--audit {path}: not a file")
+        raise PrivisError(f"audit log {path}: not a file")
     try:
         with path.open("rb") as fh:
             first = fh.readline(1 << 16)
     except OSError as exc:
-        raise PrivisError(f"--audit {path}: cannot read it ({exc.strerror})") from None
+        raise PrivisError(f"audit log {path}: cannot read it ({exc.strerror})") from None
     if not first:
         return
     try:
@@ -37,7 +37,7 @@ def check_appendable(path: Path) -> None:
     except (ValueError, UnicodeDecodeError):
         record = None
     if not (isinstance(record, dict) and "file" in record):
-        raise PrivisError(f"--audit {path} exists and is not a privis audit log; name a new file")
+        raise PrivisError(f"audit log {path} exists and is not a privis audit log; name a new file")
 
 
 class AuditLog:

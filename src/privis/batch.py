@@ -204,7 +204,7 @@ def run(
     runnable = []
     for job in jobs:
         if job.dst is not None and job.dst.exists() and not overwrite:
-            _failed(report, job, OutputExistsError(f"{job.dst} exists; pass --overwrite to replace it"), audit)
+            _failed(report, job, OutputExistsError(f"{job.dst} exists; pass overwrite=True to replace it"), audit)
             if advance:
                 advance(job)
         else:

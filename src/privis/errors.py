@@ -7,7 +7,12 @@ class PrivisError(ValueError):
     """Base of every error privis raises on purpose; the CLI prints its message in one line."""
 
 
-class ModelNotFoundError(PrivisError):
+class RuntimeFailure(PrivisError):
+    """The request was sound but privis could not finish it: a model missing from its package,
+    a codec, server or worker that failed. The CLI exits 3 for these, 2 for other errors."""
+
+
+class ModelNotFoundError(RuntimeFailure):
     """A model file that ships inside a package is missing: the message names the package."""
 
 

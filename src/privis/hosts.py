@@ -30,7 +30,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse_host_port(text: str, *, option: str = "--serve", default_host: str = "127.0.0.1") -> tuple[str, int]:
+def parse_host_port(text: str, *, option: str = "address", default_host: str = "127.0.0.1") -> tuple[str, int]:
     """``HOST:PORT``, ``[IPV6]:PORT`` or ``:PORT`` as (host, port); the host without brackets.
 
     >>> parse_host_port("[::1]:8080"), parse_host_port(":9000"), parse_host_port("0.0.0.0:80")

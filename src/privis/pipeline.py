@@ -25,7 +25,7 @@ import numpy as np
 from privis.auditlog import AuditLog
 from privis.config import LABELS, Settings, load_settings, with_arguments
 from privis.detect import Detector, create_detector
-from privis.errors import PrivisError
+from privis.errors import RuntimeFailure
 from privis.media.image import LoadedImage, from_array, read_image
 from privis.media.video import Frame
 from privis.obfuscate import Obfuscator, create_obfuscator
@@ -321,7 +321,7 @@ class Anonymizer:
             while pending:
                 yield self._finish(pending.popleft(), name)
             if seen and len(failures) == seen:  # a black video is no result: fail it rather than report it done
-                raise PrivisError(f"detection failed on all {seen} frames ({failures[0]}); nothing written")
+                raise RuntimeFailure(f"detection failed on all {seen} frames ({failures[0]}); nothing written")
         finally:  # also when a stream is stopped: what each track cost goes on record
             self._record_ledger(name)
 

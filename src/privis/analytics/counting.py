@@ -119,7 +119,7 @@ class CountConfig:
 
     def __post_init__(self) -> None:
         if not self.lines and not self.zones:
-            raise PrivisError("nothing to count: give at least one --line or --zone (or a --count-config file)")
+            raise PrivisError("nothing to count: give at least one line or zone (or a counting config file)")
         names = [x.name for x in (*self.lines, *self.zones)]
         if len(set(names)) != len(names):
             raise PrivisError(f"line and zone names must differ, got {names}")
@@ -146,17 +146,17 @@ def parse_line(text: str, default_name: str = "line") -> Line:
     >>> parse_line("door=10,0,10,100")
     Line(name='door', x1=10.0, y1=0.0, x2=10.0, y2=100.0)
     """
-    name, v = _numbers(text, "--line")
+    name, v = _numbers(text, "line")
     if len(v) != 4:
-        raise PrivisError(f"--line {text!r}: expected 4 numbers x1,y1,x2,y2, got {len(v)}")
+        raise PrivisError(f"line {text!r}: expected 4 numbers x1,y1,x2,y2, got {len(v)}")
     return Line(name or default_name, *v)
 
 
 def parse_zone(text: str, default_name: str = "zone") -> Zone:
     """``"x1,y1,x2,y2,x3,y3,..."`` or ``"NAME=..."`` (pixels) as a `Zone`."""
-    name, v = _numbers(text, "--zone")
+    name, v = _numbers(text, "zone")
     if len(v) < 6 or len(v) % 2:
-        raise PrivisError(f"--zone {text!r}: expected an even count of at least 6 numbers, got {len(v)}")
+        raise PrivisError(f"zone {text!r}: expected an even count of at least 6 numbers, got {len(v)}")
     return Zone(name or default_name, tuple(zip(v[::2], v[1::2], strict=True)))
 
 
@@ -199,8 +199,8 @@ def count_config(
             flat = np.asarray(coords, float).ravel().tolist()
             file_zones.append(parse_zone(f"{name}=" + ",".join(map(str, flat))))
         settings = {k: data[k] for k in ("bucket_seconds", "anchor", "hysteresis") if k in data}
-    parsed_lines = [(_numbers(t, "--line")[0], t) for t in lines]
-    parsed_zones = [(_numbers(t, "--zone")[0], t) for t in zones]
+    parsed_lines = [(_numbers(t, "line")[0], t) for t in lines]
+    parsed_zones = [(_numbers(t, "zone")[0], t) for t in zones]
     line_names = _unique([n for n, _ in parsed_lines], "line")
     zone_names = _unique([n for n, _ in parsed_zones], "zone")
     flag_lines = [parse_line(t, default_name=n) for n, (_, t) in zip(line_names, parsed_lines, strict=True)]

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from privis import __version__
-from privis.errors import PrivisError
+from privis.errors import PrivisError, RuntimeFailure
 
 app = typer.Typer(
     help="privis: private computer vision. Find what identifies people and hide it, on the device.",
@@ -73,13 +73,32 @@ class _EscapedFormatter(logging.Formatter):
         return "\n".join(shown(line) for line in super().format(record).split("\n"))
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.secho(f"privis: error: {shown(message)}", fg=typer.colors.RED, err=True)
+# Exit codes: a usage error or bad input, some inputs of a batch failed, a runtime failure.
+EXIT_USAGE, EXIT_SOME_FAILED, EXIT_RUNTIME = 2, 1, 3
+
+# The library names its parameters; the CLI says the flag that sets them.
+FLAG_FOR = {"pass overwrite=True": "pass --overwrite"}
+
+
+def for_cli(message: str) -> str:
+    """A library message with its parameter names put as the CLI's flags.
+
+    >>> for_cli("out.png exists; pass overwrite=True to replace it")
+    'out.png exists; pass --overwrite to replace it'
+    """
+    for words, flag in FLAG_FOR.items():
+        message = message.replace(words, flag)
+    return message
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    typer.secho(f"privis: error: {shown(for_cli(message))}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
 
 def guard(func):
-    """Turn `PrivisError` into one red line and exit code 2 (a traceback with --debug)."""
+    """Turn errors into one red line and an exit code (a traceback with --debug): 2 for a
+    `PrivisError` (bad usage or input), 3 for a `RuntimeFailure` or an unexpected error."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -88,16 +107,17 @@ def guard(func):
         except PrivisError as exc:
             if _state["debug"]:
                 raise
-            _fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+            code = EXIT_RUNTIME if isinstance(exc, RuntimeFailure) else EXIT_USAGE
+            _fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__, code=code)
         except KeyboardInterrupt:
             _fail("interrupted", code=130)
         except (typer.Exit, typer.Abort):
             raise
-        except Exception as exc:  # a bug: still one line, the traceback with --debug
+        except Exception as exc:  # a bug or the machine (disk full): still one line, the traceback with --debug
             if _state["debug"]:
                 raise
             logging.getLogger("privis").debug("unexpected error", exc_info=True)
-            _fail(f"unexpected {exc.__class__.__name__}: {exc} (rerun with --debug for the traceback)", code=3)
+            _fail(f"unexpected {exc.__class__.__name__}: {exc} (rerun with --debug for the traceback)", EXIT_RUNTIME)
 
     return wrapper
 

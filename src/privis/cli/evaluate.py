@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from privis import __version__
-from privis.cli.core import eval_app, guard, progress_iter, shown
+from privis.cli.core import EXIT_SOME_FAILED, eval_app, guard, progress_iter, shown
 from privis.cli.options import (
     MaskPadOpt,
     MaskScaleOpt,
@@ -218,7 +218,7 @@ def _eval_recall(
     if failed:
         for item in failed:
             typer.secho(f"privis: skipped {shown(item)}", fg=typer.colors.YELLOW, err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 def _recall_table(s: dict[str, Any], noun: str = "faces") -> str:

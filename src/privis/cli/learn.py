@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from privis.cli.core import app, count_progress, encrypted_app, guard, ticker
+from privis.cli.core import EXIT_SOME_FAILED, app, count_progress, encrypted_app, guard, ticker
 from privis.errors import PrivisError
 
 
@@ -326,4 +326,4 @@ def _print_predictions(summary: dict[str, Any], as_json: bool) -> None:
         for row in summary["predictions"]:
             typer.echo(f"{row['image']}: {row['class']}" if "class" in row else f"error: {row['error']}")
     if summary["failed"]:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_SOME_FAILED)

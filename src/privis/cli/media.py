@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from privis.cli.core import app, guard, shown, stderr_console
+from privis.cli.core import EXIT_SOME_FAILED, app, for_cli, guard, shown, stderr_console
 from privis.cli.options import (
     AuditOpt,
     BlurOpt,
@@ -118,14 +118,14 @@ def anonymize(
     where = f" -> {shown(out)}" if out else ""
     typer.echo(f"{report.done} file(s) done, {report.regions} region(s) hidden, {len(failed)} failed{where}", err=True)
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 def _print_outcome(problems: list[tuple[str, str]], notes: list[tuple[str, str]], report: Any) -> list:
     """Print a batch's skipped files and notes (escaped); returns every failure."""
     failed = problems + report.failed
     for src, reason in failed:
-        typer.secho(f"privis: skipped {shown(src)}: {shown(reason)}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(f"privis: skipped {shown(src)}: {shown(for_cli(reason))}", fg=typer.colors.YELLOW, err=True)
     for src, note in notes + report.notes:
         typer.secho(f"privis: note: {shown(src)}: {shown(note)}", err=True)
     return failed
@@ -287,7 +287,7 @@ def redact_text(
             for name, n in sorted(counts.items()):
                 typer.echo(f"{name:<16} {n}")
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 @app.command()
@@ -375,7 +375,7 @@ def stream(
     from privis.cli.counts import count_publisher, counts_text  # registered after this module: imported here
     from privis.pipeline import Anonymizer
 
-    where = parse_host_port(serve) if serve else None
+    where = parse_host_port(serve, option="--serve") if serve else None
     counts_people = bool(count or line or zone or count_config)
 
     def settings_for(targets: str | None) -> Any:

@@ -274,7 +274,7 @@ def save_keys(client: EncryptedClient, directory: str | Path, *, overwrite: bool
     paths = {name: directory / name for name in (SECRET_FILE, PUBLIC_FILE, PARAMETERS_FILE)}
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not overwrite:
-        raise PrivisError(f"{existing[0]} exists; pass --overwrite to replace the keys")
+        raise PrivisError(f"{existing[0]} exists; pass overwrite=True to replace the keys")
     directory.mkdir(parents=True, exist_ok=True)
     params = json.dumps(asdict(client.params), indent=2) + "\n"
     # write_atomically's temporary file is created owner-only (mkstemp), so the secret key is never readable

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from privis.errors import PrivisError
+from privis.errors import PrivisError, RuntimeFailure
 from privis.learn.data import ImageSet
 
 log = logging.getLogger(__name__)
@@ -260,6 +260,6 @@ def run_federated(
     )  # fmt: skip
     seconds = time.perf_counter() - started
     if not history:
-        raise PrivisError("the federation finished no round (see the log above)")
+        raise RuntimeFailure("the federation finished no round (see the log above)")
     eps = client_epsilon(config.noise_multiplier, config.rounds, config.delta) if config.noise_multiplier else None
     return FederatedResult(config, history[-1]["test_accuracy"], history, eps, seconds, [len(s) for s in shards])

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from privis.errors import PrivisError
+from privis.errors import PrivisError, RuntimeFailure
 from privis.learn.dp_train import TrainConfig, predict_logits, scale_inputs
 
 PARTIES = 3
@@ -183,9 +183,9 @@ def _wait_all(procs: list[subprocess.Popen], logs: list[Any], timeout: float) ->
         logs[failed[0]].flush()
         logs[failed[0]].seek(0)
         lines = [line.strip() for line in logs[failed[0]].read().splitlines() if line.strip()]
-        raise PrivisError(f"MPC party {failed[0]} failed: {lines[-1] if lines else 'no message'}")
+        raise RuntimeFailure(f"MPC party {failed[0]} failed: {lines[-1] if lines else 'no message'}")
     if any(proc.poll() is None for proc in procs):
-        raise PrivisError(f"the MPC parties did not finish within {timeout:.0f} s")
+        raise RuntimeFailure(f"the MPC parties did not finish within {timeout:.0f} s")
 
 
 def _party(job_path: str) -> None:

@@ -308,7 +308,7 @@ def write_dicom(
 
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it")
     out = np.stack([np.asarray(f) for f in frames])
     if out.shape != loaded.frames.shape or out.dtype != loaded.frames.dtype:
         raise PrivisError(f"frames must match the stored {loaded.frames.shape} {loaded.frames.dtype}, got {out.shape}")
@@ -339,7 +339,7 @@ def anonymize_dicom(
     import dataclasses
 
     if dst is not None and Path(dst).exists() and not overwrite:
-        raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{dst} exists; pass overwrite=True to replace it")
     label = name or str(src)
     loaded = read_dicom(src)
     before = anonymizer.regions_hidden

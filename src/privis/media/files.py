@@ -21,14 +21,14 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[str], None],
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".privis-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
         if path.exists() and not overwrite:  # appeared while we worked
-            raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
+            raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it")
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -190,7 +190,7 @@ def copy_jpeg_without_metadata(
     """
     src, dst = Path(src), Path(dst)
     if dst.exists() and not overwrite:
-        raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{dst} exists; pass overwrite=True to replace it")
     try:
         data = strip_jpeg_metadata(src.read_bytes())
         if expect is not None and not _decodes_to(data, expect):
@@ -290,7 +290,7 @@ def write_image(
 
     out = Path(path)
     if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{out} exists; pass overwrite=True to replace it")
     suffix = out.suffix.lower()
     fmt = _PIL_FORMAT.get(suffix)
     if fmt is None:

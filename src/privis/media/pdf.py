@@ -117,7 +117,7 @@ def write_pdf(
     (atomically). Pages keep their physical size; the file has no metadata at all."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it")
 
     def save(tmp: str) -> None:
         with open(tmp, "wb") as fh:
@@ -194,7 +194,7 @@ def anonymize_pdf(
     memory is that of one page, however many there are.
     """
     if dst is not None and Path(dst).exists() and not overwrite:
-        raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{dst} exists; pass overwrite=True to replace it")
     before = anonymizer.regions_hidden
     pages = pdf_pages(src, dpi=dpi)
     rendered: list[float] = []

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from privis.errors import MediaError, OutputExistsError, PrivisError
+from privis.errors import MediaError, OutputExistsError, PrivisError, RuntimeFailure
 from privis.hosts import url_host, warn_if_exposed
 from privis.media.video import Frame
 
@@ -130,7 +130,7 @@ class LiveSource:
                 self._cond.notify_all()
             if item is None:
                 if self._error is not None and not isinstance(self._error, StopIteration):
-                    raise MediaError(f"live source failed: {self._error}") from None
+                    raise RuntimeFailure(f"live source failed: {self._error}") from None
                 return
             item.index = index  # consecutive indices over the frames actually processed
             index += 1
@@ -322,7 +322,7 @@ class Recorder:
 
         self.path = Path(path)
         if self.path.exists() and not overwrite:
-            raise OutputExistsError(f"{self.path} exists; pass --overwrite to replace it")
+            raise OutputExistsError(f"{self.path} exists; pass overwrite=True to replace it")
         if codec not in CODECS:
             raise PrivisError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
         self.codec = codec

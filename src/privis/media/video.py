@@ -205,7 +205,7 @@ def anonymize_video(
     if not src.is_file():
         raise MediaError(f"{src}: no such file")
     if dst.exists() and not overwrite:
-        raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{dst} exists; pass overwrite=True to replace it")
     rotation = probe_rotation(src)
     return_large_buffers()
     try:
@@ -339,7 +339,7 @@ def anonymize_video(
         if written == 0:
             raise MediaError(f"{src}: no video frames could be decoded")
         if dst.exists() and not overwrite:
-            raise OutputExistsError(f"{dst} exists; pass --overwrite to replace it")
+            raise OutputExistsError(f"{dst} exists; pass overwrite=True to replace it")
         os.replace(tmp, dst)
     except _Stop:
         raise MediaError(f"{src}: stopped") from None

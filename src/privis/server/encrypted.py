@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from privis.errors import PrivisError
+from privis.errors import PrivisError, RuntimeFailure
 from privis.learn.encrypted import DEPTH, EncryptedServer, default_parameters, export_weights
 from privis.server.limits import ByteBudget, limited_body
 
@@ -191,10 +191,10 @@ class EncryptedService:
                     log.info("the server is busy (%s); asking again in %s s", detail, wait)
                     time.sleep(min(int(wait), 60))
                     continue
-                raise PrivisError(f"the server at {self.url} refused: {detail}") from None
+                raise RuntimeFailure(f"the server at {self.url} refused: {detail}") from None
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                raise PrivisError(f"cannot reach the server at {self.url} ({reason})") from None
+                raise RuntimeFailure(f"cannot reach the server at {self.url} ({reason})") from None
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
     def describe(self) -> dict[str, Any]:

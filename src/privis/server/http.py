@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from privis.errors import PrivisError
+from privis.errors import PrivisError, RuntimeFailure
 from privis.hosts import url_host, warn_if_exposed
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def running(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     if not server.started:
         server.should_exit = True
         sock.close()
-        raise PrivisError("the local server did not start")
+        raise RuntimeFailure("the local server did not start")
     try:
         yield f"http://{url_host(host)}:{sock.getsockname()[1]}"
     finally:

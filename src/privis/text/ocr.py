@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from privis.errors import PrivisError
+from privis.errors import PrivisError, RuntimeFailure
 from privis.regions import points_box
 from privis.registry import Registry
 
@@ -114,10 +114,10 @@ class TesseractOcr(OcrEngine):
         try:
             done = subprocess.run(cmd, input=png.tobytes(), capture_output=True, env=env, timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            raise PrivisError(f"tesseract took over {self.timeout:.0f} s on one page") from None
+            raise RuntimeFailure(f"tesseract took over {self.timeout:.0f} s on one page") from None
         if done.returncode:
             reason = done.stderr.decode(errors="replace").strip().splitlines()
-            raise PrivisError(f"tesseract failed: {reason[-1] if reason else done.returncode}")
+            raise RuntimeFailure(f"tesseract failed: {reason[-1] if reason else done.returncode}")
         return self._parse(done.stdout.decode("utf-8", errors="replace"))
 
     def _parse(self, tsv: str) -> list[Word]:

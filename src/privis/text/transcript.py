@@ -22,7 +22,7 @@ class TranscriptWriter:
     def __init__(self, path: str | os.PathLike[str], *, audit: Any = None, overwrite: bool = False) -> None:
         path = Path(path)
         if path.exists() and not overwrite:
-            raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
+            raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it")
         self._f = open_private(path, "w")
         self.audit = audit
 

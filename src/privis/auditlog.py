@@ -11,7 +11,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from privis.errors import PrivisError
 from privis.media.files import open_private
@@ -38,6 +38,18 @@ def check_appendable(path: Path) -> None:
         record = None
     if not (isinstance(record, dict) and "file" in record):
         raise PrivisError(f"audit log {path} exists and is not a privis audit log; name a new file")
+
+
+class AuditSink(Protocol):
+    """Where an anonymizer reports what it hid: `AuditLog`, or a writer that wraps one
+    (`privis.text.transcript.TranscriptWriter`)."""
+
+    def regions(self, regions: Regions, *, file: str, method: str | None, params: dict[str, Any] | None = None,
+                frame: int | None = None, pts: float | None = None) -> None: ...  # fmt: skip
+
+    def event(self, file: str, event: str, **extra: Any) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class AuditLog:

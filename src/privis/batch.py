@@ -144,7 +144,9 @@ def plan(
 
 def _without_clashes(jobs: list[Job]) -> tuple[list[Job], list[tuple[str, str]]]:
     """The jobs whose output is theirs alone and is not an input; the others, with reasons."""
-    kept, refused, claimed = [], [], {}
+    kept: list[Job] = []
+    refused: list[tuple[str, str]] = []
+    claimed: dict[Path, Path] = {}
     inputs = {j.src.resolve() for j in jobs}
     for job in jobs:
         if job.dst is None:
@@ -264,6 +266,8 @@ def run(
 def _copy_or_encode(job: Job, loaded: LoadedImage, overwrite: bool) -> Path:
     """The JPEG's own compressed pixels without anything else; a re-encode where the file's
     structure is not one the copy understands or the copy would not decode the same."""
+    if job.dst is None:
+        raise ValueError("a detect-only job has nothing to write")
     try:
         return copy_jpeg_without_metadata(job.src, job.dst, expect=loaded.pixels, overwrite=overwrite)
     except MediaError as exc:

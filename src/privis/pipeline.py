@@ -18,11 +18,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from privis.auditlog import AuditLog
+from privis.auditlog import AuditSink
 from privis.config import LABELS, Settings, load_settings, with_arguments
 from privis.detect import Detector, create_detector
 from privis.errors import RuntimeFailure
@@ -81,7 +82,7 @@ class Anonymizer:
         Use these instead of the targets' detectors: any ``frame -> Regions``.
     mask_scale, mask_pad : float or dict of str to float, optional
         Margins, see `Policy`; per label as a dict.
-    audit : AuditLog, optional
+    audit : AuditLog or AuditSink, optional
         Receives one record per hidden region.
     linger, lookahead, detect_every, workers : int, optional
         Video settings, see `privis.config.VideoSettings`.
@@ -113,7 +114,7 @@ class Anonymizer:
         detectors: Sequence[DetectFn] | None = None,
         mask_scale: float | Mapping[str, float] | None = None,
         mask_pad: float | Mapping[str, float] | None = None,
-        audit: AuditLog | None = None,
+        audit: AuditSink | None = None,
         linger: int | None = None,
         lookahead: int | None = None,
         detect_every: int | None = None,
@@ -129,7 +130,7 @@ class Anonymizer:
         self._given = list(detectors) if detectors is not None else None
         self._counts = _Counts()
         self._twins: dict[str, Anonymizer] = {kind: self}
-        self.audit = audit
+        self.audit: AuditSink | None = audit
         self._build(self.settings.resolved(kind))
 
     def _build(self, cfg: Settings) -> None:
@@ -355,7 +356,7 @@ class Anonymizer:
         frames = itertools.chain([first], frames)
         if self.workers == 1 or first.rgb.shape[0] * first.rgb.shape[1] > PARALLEL_MAX_PIXELS:
             for frame in frames:
-                yield settle(frame, lambda f=frame: detect(f))
+                yield settle(frame, partial(detect, frame))
             return
         with ThreadPoolExecutor(self.workers, thread_name_prefix="privis-detect") as pool:
             window: deque[tuple[Frame, Future]] = deque()

@@ -20,7 +20,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,15 +31,18 @@ __all__ = ["Region", "Regions", "box_iou"]
 
 
 def _as_column(value: Any, n: int, name: str, dtype: Any) -> np.ndarray | None:
-    if value is None:
-        return None
+    """`value` as an (n,) array of `dtype`, or None."""
+    return None if value is None else _column(value, n, name, dtype)
+
+
+def _column(value: Any, n: int, name: str, dtype: Any) -> np.ndarray:
     arr = np.asarray(value, dtype=dtype)
     if arr.shape != (n,):
         raise PrivisError(f"Regions.{name} must have shape ({n},), got {arr.shape}")
     return arr
 
 
-@dataclass
+@dataclass(init=False, eq=False)
 class Regions:
     """Regions of one frame: boxes plus optional per-row fields.
 
@@ -66,36 +69,46 @@ class Regions:
         Per-frame facts (pts, source file); not sliced.
     """
 
-    xyxy: np.ndarray
-    label: np.ndarray | Sequence[str] | None = None
-    score: np.ndarray | Sequence[float] | None = None
-    mask: np.ndarray | None = None
-    track_id: np.ndarray | Sequence[int] | None = None
-    source: np.ndarray | Sequence[str] | None = None
-    data: dict[str, np.ndarray] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
+    xyxy: np.ndarray  # (n, 4) float32
+    label: np.ndarray  # (n,) object: str
+    score: np.ndarray | None  # (n,) float32
+    mask: np.ndarray | None  # (n,) object: (H, W) bool or None
+    track_id: np.ndarray | None  # (n,) int64
+    source: np.ndarray | None  # (n,) object: str
+    data: dict[str, np.ndarray]
+    meta: dict[str, Any]
 
-    def __post_init__(self) -> None:
-        xyxy = np.asarray(self.xyxy, dtype=np.float32)
-        if xyxy.size == 0:
-            xyxy = xyxy.reshape(0, 4)
-        if xyxy.ndim != 2 or xyxy.shape[1] != 4:
-            raise PrivisError(f"Regions.xyxy must have shape (n, 4), got {xyxy.shape}")
-        self.xyxy = xyxy
-        n = len(xyxy)
-        labels = ["face"] * n if self.label is None else list(self.label)
-        self.label = _as_column(np.array(labels, dtype=object), n, "label", object)
-        self.score = _as_column(self.score, n, "score", np.float32)
-        self.track_id = _as_column(self.track_id, n, "track_id", np.int64)
-        if self.source is not None:
-            self.source = _as_column(np.array(list(self.source), dtype=object), n, "source", object)
-        if self.mask is not None:
-            self.mask = _as_masks(self.mask, n)
-        for key, value in list(self.data.items()):
+    def __init__(
+        self,
+        xyxy: Any,
+        label: Sequence[str] | np.ndarray | None = None,
+        score: Sequence[float] | np.ndarray | None = None,
+        mask: Sequence[np.ndarray | None] | np.ndarray | None = None,
+        track_id: Sequence[int] | np.ndarray | None = None,
+        source: Sequence[str] | np.ndarray | None = None,
+        data: dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        boxes = np.asarray(xyxy, dtype=np.float32)
+        if boxes.size == 0:
+            boxes = boxes.reshape(0, 4)
+        if boxes.ndim != 2 or boxes.shape[1] != 4:
+            raise PrivisError(f"Regions.xyxy must have shape (n, 4), got {boxes.shape}")
+        self.xyxy = boxes
+        n = len(boxes)
+        labels = ["face"] * n if label is None else list(label)
+        self.label = _column(np.array(labels, dtype=object), n, "label", object)
+        self.score = _as_column(score, n, "score", np.float32)
+        self.track_id = _as_column(track_id, n, "track_id", np.int64)
+        self.source = None if source is None else _column(np.array(list(source), dtype=object), n, "source", object)
+        self.mask = None if mask is None else _as_masks(mask, n)
+        self.data = {}
+        for key, value in (data or {}).items():
             arr = np.asarray(value)
             if len(arr) != n:
                 raise PrivisError(f"Regions.data[{key!r}] must have {n} rows, got {len(arr)}")
             self.data[key] = arr
+        self.meta = dict(meta or {})
 
     @classmethod
     def empty(cls) -> Regions:

@@ -120,7 +120,7 @@ class CountConfig:
     def __post_init__(self) -> None:
         if not self.lines and not self.zones:
             raise PrivisError("nothing to count: give at least one line or zone (or a counting config file)")
-        names = [x.name for x in (*self.lines, *self.zones)]
+        names = [x.name for x in self.lines] + [z.name for z in self.zones]
         if len(set(names)) != len(names):
             raise PrivisError(f"line and zone names must differ, got {names}")
         if not self.bucket_seconds > 0:

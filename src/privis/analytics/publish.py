@@ -8,6 +8,7 @@ sinks store or serve what was released. With DP on, raw counts exist only inside
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -68,8 +69,8 @@ class CountPublisher:
         config: CountConfig,
         *,
         source: str = "",
-        db: str | Path | None = None,
-        jsonl: str | Path | None = None,
+        db: str | os.PathLike[str] | None = None,
+        jsonl: str | os.PathLike[str] | None = None,
         metrics: tuple[str, int] | None = None,
         epsilon_per_day: float | None = None,
         epsilon_per_release: float | None = None,

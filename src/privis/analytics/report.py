@@ -137,7 +137,8 @@ def plot_counts(rows: list[CountRow], path: str | Path) -> None:
         times = sorted(points)
         values = [points[t] for t in times]
         # each bucket drawn over its whole length, the last one too
-        ax.step([*times, ends[times[-1]]], [*values, values[-1]], where="post", label=label, marker=".")
+        edges: Any = [*times, ends[times[-1]]]  # matplotlib takes datetimes; its stubs say arrays
+        ax.step(edges, [*values, values[-1]], where="post", label=label, marker=".")
     noisy = " (differentially private)" if any(r.mechanism for r in rows) else ""
     ax.set_title(f"People per bucket{noisy}")
     ax.set_xlabel("bucket start (UTC)")

@@ -9,6 +9,7 @@ stream cannot spend a day's budget twice.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -182,15 +183,17 @@ class PrometheusSink:
 
 
 def open_sinks(
-    db: str | Path | None, jsonl: str | Path | None = None, metrics: tuple[str, int] | None = None
+    db: str | os.PathLike[str] | None,
+    jsonl: str | os.PathLike[str] | None = None,
+    metrics: tuple[str, int] | None = None,
 ) -> list[Any]:
     """The sinks asked for, in that order; closes those already open if one fails."""
     sinks: list[Any] = []
     try:
         if db is not None:
-            sinks.append(SqliteSink(db))
+            sinks.append(SqliteSink(Path(db)))
         if jsonl is not None:
-            sinks.append(JsonlSink(jsonl))
+            sinks.append(JsonlSink(Path(jsonl)))
         if metrics is not None:
             sinks.append(PrometheusSink(*metrics))
     except Exception:

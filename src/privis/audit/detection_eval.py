@@ -70,7 +70,8 @@ def load_box_labels(csv_path: str | Path) -> dict[str, GroundTruth]:
             raise PrivisError(f"{path}: expected columns {sorted(need)}, got {reader.fieldnames}")
         grouped = "region" in reader.fieldnames
         for row in reader:
-            box = tuple(float(row[k]) for k in ("x1", "y1", "x2", "y2"))
+            x1, y1, x2, y2 = (float(row[k]) for k in ("x1", "y1", "x2", "y2"))
+            box = (x1, y1, x2, y2)
             flagged = any(str(row.get(k, "0")).strip() not in ("", "0") for k in ("invalid", "ignore"))
             empty = box[2] <= box[0] or box[3] <= box[1]
             rows.setdefault(row["image"], []).append((*box, flagged or empty, str(row.get("region") or "")))

@@ -93,7 +93,7 @@ def split_methods(text: str) -> list[str]:
     return parts
 
 
-def mean_ssim(clear: Sequence[np.ndarray], hidden: Sequence[np.ndarray]) -> float:
+def mean_ssim(clear: Sequence[np.ndarray] | np.ndarray, hidden: Sequence[np.ndarray] | np.ndarray) -> float:
     """Mean structural similarity of obfuscated images to their clear originals (1 = unchanged):
     what the obfuscation costs in utility."""
     from skimage.metrics import structural_similarity

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,8 @@ def load_face_set(root: str | Path) -> FaceSet:
 
 def split(labels: np.ndarray, n_train: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Per person, `n_train` random images for training and the rest for testing."""
-    train, test = [], []
+    train: list[int] = []
+    test: list[int] = []
     for person in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == person))
         if len(idx) <= n_train:
@@ -195,7 +197,7 @@ def audit_reid(
     if repeats < 1:
         raise PrivisError(f"repeats must be >= 1, got {repeats}")
     rows = {(m.label, a): ReidRow(m.label, a, [], [], 1 / faces.n_people) for m in methods for a in attackers}
-    recognizer = None
+    recognizer: Any = None
     if {"dlib", "dlib-obf"} & set(attackers):
         from privis.audit.recognizer import FaceRecognizer, describe_aligned, reference_scores
 
@@ -204,9 +206,9 @@ def audit_reid(
         rng = np.random.default_rng(seed + r)
         train, test = split(faces.labels, n_train, rng)
         y_train, y_test = faces.labels[train], faces.labels[test]
-        naive = None
+        naive: Any = None
         # the recognizer's descriptors of the clear training faces serve every method of this split
-        clear_refs = describe_aligned(recognizer, faces.images[train]) if "dlib" in attackers else None
+        clear_refs: Any = describe_aligned(recognizer, faces.images[train]) if "dlib" in attackers else None
         if "naive" in attackers:
             naive = CnnAttacker(faces.n_people, epochs=epochs, seed=seed + r).fit(faces.images[train], y_train)
         for m_i, method in enumerate(methods):
@@ -215,7 +217,7 @@ def audit_reid(
             x_train = np.stack([method.apply(im, base + i) for i, im in enumerate(faces.images[train])])
             x_test = np.stack([method.apply(im, base + 5_000 + i) for i, im in enumerate(faces.images[test])])
             quality = mean_ssim(faces.images[test], x_test)
-            test_descriptors = describe_aligned(recognizer, x_test) if recognizer is not None else None
+            test_descriptors: Any = describe_aligned(recognizer, x_test) if recognizer is not None else None
             for attacker in attackers:
                 if attacker == "cnn":
                     s = CnnAttacker(faces.n_people, epochs=epochs, seed=seed + r).fit(x_train, y_train).scores(x_test)

@@ -189,8 +189,8 @@ def audit_recognizer(
     rows = {(m.label, a): ReidRow(m.label, a, [], [], chance, faces=n_probes) for m in methods for a in attackers}
     for m_i, method in enumerate(methods):
         noisy = method.name == "dp-pixelate"
-        for r in range(repeats if noisy else 1):
-            base = (seed + r) * 100_003 + m_i * 10_007
+        for rep in range(repeats if noisy else 1):
+            base = (seed + rep) * 100_003 + m_i * 10_007
             hide = partial(_hide, method, finder.detectors, base if noisy else None)
             galleries = {}
             if "dlib" in attackers:

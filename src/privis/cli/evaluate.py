@@ -42,10 +42,11 @@ def eval_text(
     from privis.detect import create_detector
 
     cases = [*presidio_cases(resolve_dataset(data)), form_case()]
-    report = {"ocr": ocr.value, **evaluate_text(cases, create_detector("text-pii", ocr=ocr.value))}
+    engine = (ocr or Ocr.auto).value
+    report = {"ocr": engine, **evaluate_text(cases, create_detector("text-pii", ocr=engine))}
     lines = [
         f"recall {report['recall']}, precision {report['precision']}, "
-        f"negatives untouched: {report['untouched_negatives']} (ocr: {ocr.value})",
+        f"negatives untouched: {report['untouched_negatives']} (ocr: {engine})",
         "",
         "| case | labelled boxes | redaction boxes | recall | precision | missed |",
         "|---|---:|---:|---:|---:|---|",
@@ -114,7 +115,7 @@ def eval_faces(
     A hidden region touching no labelled face is false; with --negatives, so is every
     region on those images.
     """
-    settings = {"threshold": threshold, "small_faces": small_faces.value, "shape": shape.value,
+    settings = {"threshold": threshold, "small_faces": small_faces.value, "shape": (shape or Shape.box).value,
                 "mask_scale": mask_scale, "mask_pad": mask_pad}  # fmt: skip
     _eval_recall("face", labels, images, outputs, fill_color, settings, as_json, out_dir, quiet,
                  negatives=negatives, negative_outputs=negative_outputs)  # fmt: skip
@@ -147,7 +148,12 @@ def eval_plates(
     Car photos often show plates nobody labelled, so a region touching no labelled plate
     counts as unknown; only regions on --negatives count as false.
     """
-    settings = {"threshold": threshold, "shape": shape.value, "mask_scale": mask_scale, "mask_pad": mask_pad}
+    settings = {
+        "threshold": threshold,
+        "shape": (shape or Shape.box).value,
+        "mask_scale": mask_scale,
+        "mask_pad": mask_pad,
+    }
     _eval_recall("plate", labels, images, outputs, fill_color, settings, as_json, out_dir, quiet,
                  negatives=negatives, negative_outputs=negative_outputs, unlabelled="unknown")  # fmt: skip
 
@@ -180,10 +186,14 @@ def _eval_recall(
         raise PrivisError("scoring files: --labels needs --outputs, and --outputs needs --labels")
     if files and (negatives is not None) != (negative_outputs is not None):
         raise PrivisError("scoring files: --negatives needs --negative-outputs (the same tool's outputs for them)")
+    mask_for: Any = None
+    negative_mask_for: Any = None
     if files:
         color = parse_color(fill_color)
-        mask_for = painted_outputs(images, outputs, color) if outputs is not None else None
-        negative_mask_for = painted_outputs(negatives, negative_outputs, color) if negatives is not None else None
+        if images is not None and outputs is not None:
+            mask_for = painted_outputs(images, outputs, color)
+        if negatives is not None and negative_outputs is not None:
+            negative_mask_for = painted_outputs(negatives, negative_outputs, color)
         system = {"tool": "outputs", "outputs": str(outputs or negative_outputs), "fill_color": list(color)}
     else:
         from privis.pipeline import Anonymizer
@@ -198,7 +208,7 @@ def _eval_recall(
     progress = None if quiet or as_json else progress_iter
     summary: dict[str, Any] = {"labels": None if labels is None else str(labels), **system}
     failed: list[str] = []
-    if labels is not None:
+    if labels is not None and images is not None:
         report = evaluate(load_box_labels(labels), images, mask_for, progress=progress, noun=noun,
                           unlabelled=unlabelled, timed=not files)  # fmt: skip
         summary.update(report.summary())

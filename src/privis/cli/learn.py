@@ -172,9 +172,8 @@ def encrypted_keygen(
         return
     p = client.params
     typer.echo(f"CKKS N = {p.poly_modulus_degree}, primes {list(p.coeff_mod_bit_sizes)} bits, scale 2^{p.scale_bits}")
-    for name, row in summary.items():
-        if name != "parameters":
-            typer.echo(f"  {row['path']}  {row['bytes'] / 1e6:.1f} MB")
+    for path in paths.values():
+        typer.echo(f"  {path}  {path.stat().st_size / 1e6:.1f} MB")
 
 
 @encrypted_app.command("serve")
@@ -297,7 +296,7 @@ def mpc(
         if model is None:
             raise PrivisError("IMAGES need --model (an mlp from `privis train DATA --model mlp -o FILE`)")
         net, meta = load_model(model)
-        x, names, failed = read_images(images, tuple(meta["data"]["shape"]))
+        x, names, failed = read_images(images or [], tuple(meta["data"]["shape"]))
         classes = meta["data"]["classes"]
         if not names:
             raise PrivisError(failed[0]["error"])

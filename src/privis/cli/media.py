@@ -176,7 +176,7 @@ def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, quiet, l
         task = progress.add_task(label, total=len(jobs))
         videos = [j for j in jobs if j.kind == "video"]
         counts = [count_frames(j.src) for j in videos]
-        total = sum(counts) if videos and all(counts) else None
+        total = sum(c or 0 for c in counts) if videos and all(counts) else None
         frames = progress.add_task("video frames", total=total, visible=bool(videos))
         return run(
             anonymizer,
@@ -247,7 +247,7 @@ def redact_text(
     key = _pseudonym_key(key_file) if text_out else None
     detector = create_detector(
         "text-pii",
-        ocr=ocr.value,
+        ocr=(ocr or Ocr.auto).value,
         entities=listed(entities) or None,
         allow=listed(allow),
         deny=listed(deny),
@@ -403,8 +403,8 @@ def stream(
         if url and not as_json:
             typer.echo(f"serving {url} (Ctrl-C to stop)", err=True)
 
-    options = dict(serve=where, record=record, overwrite=overwrite, realtime=False if as_fast else None,
-                   max_frames=max_frames, max_seconds=seconds, on_ready=ready)  # fmt: skip
+    options: dict[str, Any] = dict(serve=where, record=record, overwrite=overwrite, realtime=False if as_fast else None,
+                                   max_frames=max_frames, max_seconds=seconds, on_ready=ready)  # fmt: skip
     try:
         if publisher is None:
             report = anonymizer.stream(source, **options)

@@ -44,7 +44,7 @@ def parse_color(text: str) -> tuple[int, int, int]:
         parts = ()
     if len(parts) != 3 or any(not 0 <= v <= 255 for v in parts):
         raise PrivisError(f"--fill-color must be R,G,B with values 0..255, got {text!r}")
-    return parts  # type: ignore[return-value]
+    return parts[0], parts[1], parts[2]
 
 
 # Options shared by `anonymize` and `eval faces`.
@@ -310,7 +310,7 @@ def media_settings(config: Path | None, **flags: Any) -> Any:
     top: dict[str, Any] = {}
     if "targets" in given:
         top["targets"] = given["targets"]
-    video = {k: given[k] for k in ("linger", "lookahead", "detect_every", "crf") if k in given}
+    video: dict[str, Any] = {k: given[k] for k in ("linger", "lookahead", "detect_every", "crf") if k in given}
     if "codec" in given:
         video["codec"] = given["codec"].value
     if given.get("no_audio"):
@@ -322,10 +322,10 @@ def media_settings(config: Path | None, **flags: Any) -> Any:
         for label, v in (value if isinstance(value, dict) else {"": value} if value is not None else {}).items():
             (top.setdefault(label, {}) if label else top)[flag] = v
     if "method" in given:
-        for label, (name, options) in parse_methods(given["method"]).items():
+        for label, (name, inline) in parse_methods(given["method"]).items():
             slot = top.setdefault(label, {}) if label else top
             slot["method"] = name
-            slot["method_options"] = options
+            slot["method_options"] = inline
     settings = load_settings(config, **top)
     by_label: dict[str, Any] = {}
     for flag, (key, methods) in METHOD_FLAGS.items():

@@ -21,6 +21,7 @@ import importlib.util
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ def centerface_model_path() -> Path:
 
 
 @functools.lru_cache(maxsize=4)
-def _session(path: str, threads: int) -> object:
+def _session(path: str, threads: int) -> Any:
     """One onnxruntime session per model file and thread count, reused by every detector."""
     try:
         import onnx
@@ -291,7 +292,7 @@ class CenterFaceDetector(Detector):
                 found.append(self._zoom(frame, Regions.merge(found), keep_below, left))
         faces = Regions.merge(found)
         if len(found) > 1 and len(faces):
-            faces = faces[nms(faces.xyxy, faces.score, self.nms_iou)]
+            faces = faces[nms(faces.xyxy, _scores(faces), self.nms_iou)]
         return faces if len(faces) else _no_faces()
 
     def single_threaded(self) -> CenterFaceDetector:
@@ -315,7 +316,7 @@ class CenterFaceDetector(Detector):
             return out
         t = self.verify_px
         win = int(4 * t)
-        order = np.argsort(-faces.score)[: self.max_verify]
+        order = np.argsort(-_scores(faces))[: self.max_verify]
         boxes = faces.xyxy[order]
         crops = np.empty((len(order), win, win, 3), np.float32)
         refs = np.empty((len(order), 4), np.float32)
@@ -516,3 +517,10 @@ def _decode(
         lm[:, 2 * j] = marks[2 * j + 1, ys, xs] * bw + x1
         lm[:, 2 * j + 1] = marks[2 * j, ys, xs] * bh + y1
     return boxes, scores, lm
+
+
+def _scores(regions: Regions) -> np.ndarray:
+    """The scores every detected region carries."""
+    if regions.score is None:
+        raise ValueError("regions without scores")
+    return regions.score

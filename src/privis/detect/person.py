@@ -171,26 +171,27 @@ class PersonDetector(Detector):
     def detect(self, frame: np.ndarray) -> Regions:
         h, w = frame.shape[:2]
         rois, scores = self.people(frame)
-        masks, kept = [], []
+        masks: list[np.ndarray] = []
+        kept: list[int] = []
         for i, roi in enumerate(rois):  # highest score first; one outline per person
             m = self._outline(frame, roi)
             if m is None or any(_overlap(m, k) > 0.5 for k in masks):
                 continue  # the segmentation sees no one there (a cat's face), or the same person again
             masks.append(m)
             kept.append(i)
-        scores = list(scores[kept])
+        kept_scores = [float(s) for s in scores[kept]]
         covered = np.logical_or.reduce(masks) if masks else np.zeros((h, w), bool)
         if self.min_blob > 0:
             for blob, score in self._blobs(frame, covered):
                 masks.append(blob)
-                scores.append(score)
+                kept_scores.append(score)
         n = len(masks)
         if not n:
             return Regions.empty()
         return Regions(
             np.array([_bounding_box(m) for m in masks], np.float32).reshape(n, 4),
             label=["person"] * n,
-            score=np.array(scores, np.float32),
+            score=np.array(kept_scores, np.float32),
             mask=masks,
             source=[self.name] * n,
         )

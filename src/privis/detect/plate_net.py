@@ -224,7 +224,8 @@ class PlateNetDetector(Detector):
         import cv2
 
         prob = self.probability(frame, scale)
-        count, comp, stats, _ = cv2.connectedComponentsWithStats((prob >= self.pixel_threshold).astype(np.uint8), 8)
+        blobs = (prob >= self.pixel_threshold).astype(np.uint8)
+        count, comp, stats, _ = cv2.connectedComponentsWithStats(blobs, connectivity=8)
         quads, scores = [], []
         unit = STRIDE / scale
         for i in range(1, count):

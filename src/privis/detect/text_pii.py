@@ -9,6 +9,7 @@ which the audit log records. The text itself is never kept.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class TextPiiDetector(Detector):
         from privis.text.ocr import create_ocr
         from privis.text.pii import PHONE_REGIONS, find_entities
 
-        self.ocr = create_ocr(ocr) if isinstance(ocr, str) else ocr
+        self.ocr: Any = create_ocr(ocr) if isinstance(ocr, str) else ocr
         self.entities = None if entities is None else [e.upper() for e in entities]
         find_entities("", self.entities)  # unknown types fail now, not on the first page
         self.allow, self.deny = list(allow), list(deny)

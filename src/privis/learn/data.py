@@ -32,7 +32,8 @@ class ImageSet:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(self.x.shape[1:])  # type: ignore[return-value]
+        c, h, w = self.x.shape[1:]
+        return int(c), int(h), int(w)
 
     @property
     def n_classes(self) -> int:
@@ -86,7 +87,9 @@ def read_image(path: str | os.PathLike[str], shape: tuple[int, int, int]) -> np.
     c, h, w = shape
     try:
         with Image.open(path) as im:
-            pixels = np.asarray(im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR), np.float32)
+            pixels = np.asarray(
+                im.convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.BILINEAR), np.float32
+            )
     except (OSError, ValueError) as exc:
         raise PrivisError(f"{path}: cannot read the image ({exc})") from None
     return pixels.reshape(h, w, c).transpose(2, 0, 1) / 255.0

@@ -120,7 +120,7 @@ class PrivateTrainer:
             )
         self.epsilon_target, self.delta = epsilon, delta
         self.max_physical_batch = int(max_physical_batch)
-        self.engine = None
+        self.engine: Any = None
         if epsilon is None:
             self.model, self.optimizer, self.loader = model, optimizer, loader
             return
@@ -231,6 +231,7 @@ def train_classifier(
     loader = DataLoader(TensorDataset(x, y), batch_size=min(config.batch_size, len(idx)), shuffle=True,
                         generator=torch.Generator().manual_seed(config.seed))  # fmt: skip
     model = create_model(config.model, data.shape, data.n_classes)
+    optimizer: torch.optim.Optimizer
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     else:

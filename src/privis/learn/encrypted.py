@@ -31,6 +31,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +200,7 @@ class EncryptedServer:
                               f"got {enc.size()} values")  # fmt: skip
         per_channel = len(w["fc1"]) // len(w["conv"])
         try:
-            x = None
+            x: Any = None
             for c, (kernel, bias) in enumerate(zip(w["conv"], w["conv_bias"], strict=True)):
                 channel = enc.conv2d_im2col(kernel, WINDOWS) + bias
                 channel.square_()
@@ -281,7 +282,7 @@ def save_keys(client: EncryptedClient, directory: str | Path, *, overwrite: bool
     # by others; the public files are then opened up.
     write_atomically(paths[SECRET_FILE], lambda tmp: Path(tmp).write_bytes(client.secret_context()), overwrite=True)
     for name, data in ((PUBLIC_FILE, client.public_context()), (PARAMETERS_FILE, params.encode())):
-        write_atomically(paths[name], lambda tmp, data=data: Path(tmp).write_bytes(data), overwrite=True)
+        write_atomically(paths[name], partial(_write_bytes, data=data), overwrite=True)
         os.chmod(paths[name], 0o644)
     return paths
 
@@ -300,3 +301,7 @@ def load_client(directory: str | Path) -> EncryptedClient:
     except (ValueError, KeyError, TypeError) as exc:
         raise PrivisError(f"{params}: not a parameters file ({exc})") from None
     return EncryptedClient(parameters, secret_context=secret.read_bytes())
+
+
+def _write_bytes(path: str, *, data: bytes) -> None:
+    Path(path).write_bytes(data)

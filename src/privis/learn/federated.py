@@ -214,7 +214,9 @@ def run_federated(
     def client_fn(context: Context) -> Any:
         return Client(int(context.node_config["partition-id"])).to_client()
 
-    mods = ([secaggplus_mod] if config.secagg else []) + ([fixedclipping_mod] if config.noise_multiplier else [])
+    mods: list[Any] = [secaggplus_mod] if config.secagg else []
+    if config.noise_multiplier:
+        mods.append(fixedclipping_mod)
     client_app = ClientApp(client_fn=client_fn, mods=mods)
     history: list[dict[str, float]] = []
 
@@ -234,7 +236,7 @@ def run_federated(
 
     @server_app.main()
     def main(grid: Any, context: Context) -> None:
-        common = dict(fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=config.clients,
+        common: dict[str, Any] = dict(fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=config.clients,
                       min_available_clients=config.clients, initial_parameters=ndarrays_to_parameters(initial),
                       evaluate_fn=evaluate, on_fit_config_fn=lambda r: {"server_round": r})  # fmt: skip
         strategy: Any = (

@@ -112,7 +112,7 @@ def run_mpc(
         np.savez(work / "model.npz", *[a for layer in layers for a in layer])  # read by party 0 only
         np.save(work / "images.npy", x.astype(np.float64))  # read by party 1 only
         # "result" is formatted with each party's number
-        job = {"n": len(x), "shapes": [[list(w.shape), list(b.shape)] for w, b in layers],
+        job: dict[str, Any] = {"n": len(x), "shapes": [[list(w.shape), list(b.shape)] for w, b in layers],
                "model": str(work / "model.npz"), "images": str(work / "images.npy"),
                "result": str(work / "result{}.json")}  # fmt: skip
         (work / "job.json").write_text(json.dumps(job))
@@ -194,7 +194,7 @@ def _party(job_path: str) -> None:
 
     from mpyc.runtime import mpc
 
-    job = json.loads(Path(job_path).read_text())
+    job: dict[str, Any] = json.loads(Path(job_path).read_text())
     loop = mpc._loop  # MPyC listens on every interface; keep the parties on loopback
     loop.create_server = functools.partial(loop.create_server, host="127.0.0.1")
     secfxp = mpc.SecFxp(BIT_LENGTH, FRACTIONAL_BITS)
@@ -216,7 +216,7 @@ def _party(job_path: str) -> None:
             value = own[i] if pid == MODEL_OWNER else np.zeros(shape)
             params.append(mpc.input(secfxp.array(value, integral=False), senders=MODEL_OWNER))
         layers = list(zip(params[::2], params[1::2], strict=True))
-        images = np.load(job["images"]) if pid == IMAGE_OWNER else None
+        images: Any = np.load(job["images"]) if pid == IMAGE_OWNER else None
         width = job["shapes"][0][0][0]
         await mpc.barrier("model shared")
         sent_before = sent()
@@ -236,7 +236,7 @@ def _party(job_path: str) -> None:
         await mpc.barrier("images done")
         traffic = sent() - sent_before
         await mpc.shutdown()
-        result = {"bytes_sent": traffic}
+        result: dict[str, Any] = {"bytes_sent": traffic}
         if pid == IMAGE_OWNER:
             result.update(predictions=predictions, seconds=seconds)
         Path(job["result"].format(pid)).write_text(json.dumps(result))

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -276,7 +277,7 @@ def _package_photos() -> list[np.ndarray]:
     import matplotlib
     from PIL import Image
 
-    out = []
+    out: list[np.ndarray] = []
     try:
         from sklearn.datasets import load_sample_images
 
@@ -412,13 +413,13 @@ def _photometric(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     """Blur, night, colour shifts, noise and JPEG, each at random."""
     import cv2
 
-    x = img.astype(np.float32)
+    x: np.ndarray = img.astype(np.float32)
     if rng.random() < 0.25:
         k = rng.uniform(0.5, 1.8)
         x = cv2.GaussianBlur(x, (0, 0), k)
     if rng.random() < 0.1:  # motion blur
         n = int(rng.integers(3, 9))
-        kern = np.zeros((n, n), np.float32)
+        kern: np.ndarray = np.zeros((n, n), np.float32)
         kern[n // 2] = 1.0 / n
         kern = cv2.warpAffine(kern, cv2.getRotationMatrix2D((n / 2 - 0.5, n / 2 - 0.5), rng.uniform(0, 180), 1), (n, n))
         x = cv2.filter2D(x, -1, kern / max(kern.sum(), 1e-6))
@@ -430,7 +431,7 @@ def _photometric(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
             x += rng.standard_normal(x.shape, np.float32) * rng.uniform(1, 6)
     if rng.random() < 0.1:
         x = np.repeat(x.mean(axis=2, keepdims=True), 3, axis=2)
-    out = np.clip(x, 0, 255).astype(np.uint8)
+    out: Any = np.clip(x, 0, 255).astype(np.uint8)
     if rng.random() < 0.4:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 90))])
         out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)

@@ -151,7 +151,7 @@ def export(model, out: Path) -> Path:  # noqa: ANN001
     was = model.training
     model.eval()
     dummy = torch.zeros(1, 3, 256, 256)
-    torch.onnx.export(model, dummy, str(out), input_names=["image"], output_names=["logits"], opset_version=17,
+    torch.onnx.export(model, (dummy,), str(out), input_names=["image"], output_names=["logits"], opset_version=17,
                       dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "logits": {0: "n", 2: "h4", 3: "w4"}},
                       dynamo=False)  # fmt: skip
     model.train(was)
@@ -298,7 +298,7 @@ def train_check(crops: np.ndarray, labels: np.ndarray, out: Path, *, epochs: int
         log.info("check epoch %d loss %.4f", epoch, total / len(x))
     model.eval()
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(model, torch.zeros(1, 3, 32, 96), str(out), input_names=["crop"], output_names=["logit"],
+    torch.onnx.export(model, (torch.zeros(1, 3, 32, 96),), str(out), input_names=["crop"], output_names=["logit"],
                       opset_version=17, dynamic_axes={"crop": {0: "n"}, "logit": {0: "n"}}, dynamo=False)  # fmt: skip
     torch.save(model.state_dict(), out.with_suffix(".pt"))
     return out

@@ -7,12 +7,12 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO, cast
 
 from privis.errors import OutputExistsError
 
 
-def write_atomically(path: str | os.PathLike[str], write: Callable[[str], None], *, overwrite: bool = False) -> Path:
+def write_atomically(path: str | os.PathLike[str], write: Callable[[str], Any], *, overwrite: bool = False) -> Path:
     """Have `write` fill a temporary file beside `path`, then move it into place.
 
     An existing `path` is refused unless `overwrite` (checked before and after writing,
@@ -42,4 +42,4 @@ def open_private(path: str | os.PathLike[str], mode: str = "a") -> TextIO:
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return os.fdopen(os.open(path, flags, 0o600), mode, encoding="utf-8")
+    return cast(TextIO, os.fdopen(os.open(path, flags, 0o600), mode, encoding="utf-8"))

@@ -92,17 +92,17 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
                     raise MediaError(f"{p}: {im.width}x{im.height} pixels is more than privis accepts (179 MP)")
                 im.load()
                 source_format, orientation = im.format, im.getexif().get(0x0112, 1)
-                im = ImageOps.exif_transpose(im)  # upright pixels; the copy's EXIF has no orientation
-                metadata = _metadata(im)
+                upright = ImageOps.exif_transpose(im)  # upright pixels; the copy's EXIF has no orientation
+                metadata = _metadata(upright)
     except MediaError:
         raise
     except Image.DecompressionBombError:
         raise MediaError(f"{p}: image is larger than privis accepts (179 MP)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"{p}: cannot read image ({exc.__class__.__name__}: {exc})") from None
-    if im.width == 0 or im.height == 0:
+    if upright.width == 0 or upright.height == 0:
         raise MediaError(f"{p}: image has zero size")
-    loaded = from_pil(im)
+    loaded = from_pil(upright)
     loaded.metadata = metadata
     loaded.path = p
     # A JPEG stored upright can be passed on untouched when nothing in it is hidden.

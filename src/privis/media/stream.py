@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import socket
 import socketserver
 import threading
@@ -88,7 +89,8 @@ class LiveSource:
 
     def _run(self) -> None:
         start_wall = None
-        first_pts = None
+        first_pts: int | None = None
+        start_wall = 0.0
         tb = self._stream.time_base or Fraction(1, 90000)
         try:
             for frame in self._container.decode(self._stream):
@@ -226,7 +228,7 @@ class MjpegServer:
 
         class Handler(BaseHTTPRequestHandler):
             def setup(self) -> None:
-                self.timeout = timeout  # a client that stops reading or never sends its request is dropped
+                self.timeout = timeout  # type: ignore[misc]  # a client that stops reading or never sends is dropped
                 super().setup()
 
             def log_message(self, fmt: str, *args: object) -> None:
@@ -285,7 +287,7 @@ class MjpegServer:
     @property
     def url(self) -> str:
         host, port = self.address
-        return f"http://{url_host(host)}:{port}/"
+        return f"http://{url_host(str(host))}:{port}/"
 
     def publish(self, rgb: np.ndarray) -> None:
         """Make `rgb` the frame every client sees next (JPEG-encoded in memory)."""
@@ -317,7 +319,9 @@ class MjpegServer:
 class Recorder:
     """Encodes processed frames to a video file (the only sink that writes to disk)."""
 
-    def __init__(self, path: str | Path, *, overwrite: bool = False, codec: str = "h264", crf: int = 23) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, overwrite: bool = False, codec: str = "h264", crf: int = 23
+    ) -> None:
         from privis.media.video import CODECS
 
         self.path = Path(path)
@@ -327,8 +331,8 @@ class Recorder:
             raise PrivisError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
         self.codec = codec
         self.crf = crf
-        self._container = None
-        self._stream = None
+        self._container: Any = None
+        self._stream: Any = None
         self._last_pts: int | None = None
 
     def write(self, frame: Frame, rgb: np.ndarray) -> None:

@@ -265,6 +265,8 @@ def anonymize_video(
                                 log.warning("%s: damaged data after frame %d (%s); skipped", src, index, exc)
                                 continue
                             for f in frames:
+                                if not isinstance(f, av.VideoFrame):
+                                    continue
                                 pts = f.pts if f.pts is not None else (0 if last_pts is None else last_pts + 1)
                                 if last_pts is not None and pts <= last_pts:
                                     pts = last_pts + 1
@@ -332,10 +334,10 @@ def anonymize_video(
                     stop.set()  # release a reader still blocked on a full queue
                     reader.join()
         if errors:
-            exc = errors[0]
-            if isinstance(exc, PrivisError):
-                raise exc
-            raise MediaError(f"{src}: video error ({exc.__class__.__name__}: {exc})") from None
+            first = errors[0]
+            if isinstance(first, PrivisError):
+                raise first
+            raise MediaError(f"{src}: video error ({first.__class__.__name__}: {first})") from None
         if written == 0:
             raise MediaError(f"{src}: no video frames could be decoded")
         if dst.exists() and not overwrite:

@@ -116,7 +116,7 @@ class DPPixelate(Obfuscator):
         peak = full_range(frame.dtype)
         sums, counts = cell_sums(frame[y1:y2, x1:x2], self.cell)
         means = sums / counts[..., None]
-        scale = self.noise_scale(counts, peak)[..., None]
+        scale = np.asarray(self.noise_scale(counts, peak))[..., None]
         return np.clip(means + self._rng.laplace(0.0, 1.0, means.shape) * scale, 0.0, peak).astype(np.float32)
 
     def render(self, frame: np.ndarray, bounds: tuple[int, int, int, int]) -> np.ndarray:

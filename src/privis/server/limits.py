@@ -63,10 +63,11 @@ class Body:
 def _forget_frames(exc: BaseException) -> None:
     """Drop the locals of finished frames along `exc`'s chain, which would keep a body alive until gc."""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        traceback.clear_frames(exc.__traceback__)
-        exc = exc.__cause__ or exc.__context__
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        traceback.clear_frames(link.__traceback__)
+        link = link.__cause__ or link.__context__
 
 
 @contextlib.asynccontextmanager

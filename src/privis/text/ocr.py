@@ -109,7 +109,7 @@ class TesseractOcr(OcrEngine):
         ok, png = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 1])
         if not ok:
             raise PrivisError("could not encode the page for tesseract")
-        cmd = [self.program, "stdin", "stdout", "-l", self.lang, "--psm", str(self.psm), "tsv"]
+        cmd = [str(self.program), "stdin", "stdout", "-l", self.lang, "--psm", str(self.psm), "tsv"]
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
         try:
             done = subprocess.run(cmd, input=png.tobytes(), capture_output=True, env=env, timeout=self.timeout)
@@ -177,7 +177,8 @@ class RapidOcr(OcrEngine):
         with self._lock:
             det.sorted_boxes = _same_order
             try:
-                result = self._engine(np.ascontiguousarray(rgb[..., ::-1]), use_det=True, use_cls=False, use_rec=False)
+                result: Any = self._engine(np.ascontiguousarray(rgb[..., ::-1]), use_det=True, use_cls=False,
+                                           use_rec=False)  # fmt: skip
             finally:
                 del det.sorted_boxes
         if result.boxes is None or not len(result.boxes):
@@ -190,7 +191,7 @@ class RapidOcr(OcrEngine):
         rgb = _check_image(rgb)
         # rapidocr takes OpenCV's BGR order for arrays.
         with self._lock:
-            result = self._engine(np.ascontiguousarray(rgb[..., ::-1]), return_word_box=True)
+            result: Any = self._engine(np.ascontiguousarray(rgb[..., ::-1]), return_word_box=True)
         if not result.txts:
             return []
         words: list[Word] = []

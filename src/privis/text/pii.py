@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from privis.errors import PrivisError
 from privis.text.ocr import Word
@@ -47,12 +48,13 @@ class Entity:
 
 Recognizer = Callable[[str], Iterable[Entity]]
 RECOGNIZERS: dict[str, Recognizer] = {}
+_F = TypeVar("_F", bound=Callable[..., Iterable[Entity]])
 
 
-def recognizer(entity_type: str) -> Callable[[Recognizer], Recognizer]:
+def recognizer(entity_type: str) -> Callable[[_F], _F]:
     """Register a function ``text -> entities`` for `entity_type` (a decorator)."""
 
-    def add(fn: Recognizer) -> Recognizer:
+    def add(fn: _F) -> _F:
         RECOGNIZERS[entity_type] = fn
         return fn
 
@@ -378,7 +380,7 @@ def entity_boxes(words: Sequence[Word], entities: Sequence[Entity], text: str | 
         at += len(w.text)
     if at != len(text):
         raise PrivisError("entity_boxes: text is not words_text(words)")
-    out = []
+    out: list[Any] = []
     for e in entities:
         lines: dict[int, list[float]] = {}
         for w, (s, t) in zip(words, spans, strict=True):

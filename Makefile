@@ -35,7 +35,8 @@ $(STAMP): pyproject.toml Makefile
 demo: install
 	$(BIN)/python examples/demo.py
 
-test: install
+# Lint and type checks first: CI runs this target.
+test: install lint
 	$(BIN)/python -m pytest -q
 
 bench: install

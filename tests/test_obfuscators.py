@@ -99,20 +99,30 @@ def test_dp_pixelate_noise_scale_formula():
 def test_dp_pixelate_noise_is_laplace_with_the_stated_scale():
     # A constant float image in [0, 1]: output cell value - 0.5 is the noise itself.
     img = np.full((512, 512, 3), 0.5, np.float32)
-    eps = 1 / (256 * 0.05)  # m=1, b=16 -> scale 0.05 (no clipping in practice)
+    eps = 3 / (256 * 0.06)  # m=1, b=16, 3 channels -> scale 0.06 (no clipping in practice)
     dp = DPPixelate(epsilon=eps, cell=16, m=1, seed=7, shape="box")
     out = dp.apply(img, mock_regions([[0, 0, 512, 512]]))
     cells = out[::16, ::16].reshape(-1) - 0.5
     # Each 16x16 cell carries one value.
     assert np.all(out[:16, :16] == out[0, 0])
-    scale = dp.noise_scale(peak=1.0)
-    assert scale == pytest.approx(0.05)
+    scale = dp.noise_scale(peak=1.0, channels=3)
+    assert scale == pytest.approx(0.06)
     assert np.mean(np.abs(cells)) == pytest.approx(scale, rel=0.08)
     assert stats.kstest(cells, "laplace", args=(0, scale)).pvalue > 1e-3
     # Half the budget, twice the noise.
     dp2 = DPPixelate(epsilon=eps / 2, cell=16, m=1, seed=8, shape="box")
     cells2 = dp2.apply(img, mock_regions([[0, 0, 512, 512]]))[::16, ::16].reshape(-1) - 0.5
     assert np.mean(np.abs(cells2)) == pytest.approx(2 * scale, rel=0.08)
+
+
+def test_dp_pixelate_noise_without_a_seed_comes_from_opendp_at_the_stated_scale(recwarn):
+    img = np.full((512, 512), 100, np.uint8)  # grey: one channel
+    dp = DPPixelate(epsilon=1.0, cell=16, m=4, shape="box")  # scale 255*4/256 = 3.98 on a cell mean
+    cells = dp.apply(img, mock_regions([[0, 0, 512, 512]]))[::16, ::16].astype(float).reshape(-1) - 100
+    assert dp._rng is None and not recwarn.list  # no seed: OpenDP's secure source, no warning
+    assert np.mean(np.abs(cells)) == pytest.approx(dp.noise_scale(), rel=0.12)
+    with pytest.warns(UserWarning, match="not private"):
+        DPPixelate(epsilon=1.0, seed=3)
 
 
 def test_dp_pixelate_edge_cells_get_larger_noise():

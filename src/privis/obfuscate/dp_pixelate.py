@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -18,17 +21,24 @@ from privis.obfuscate.base import (
 
 # Fan's (2018) setting, and where the audit's CNN falls to chance on AT&T (b = m = 16).
 EPSILON = 0.1
+FLOAT_LEVELS = 65535  # float images are released on this many levels of their range
 
 
 @register_obfuscator("dp-pixelate")
 class DPPixelate(Obfuscator):
-    """Pixelate on a fixed b×b grid, then add Laplace noise to each cell mean.
+    """Pixelate on a fixed b×b grid, with Laplace noise on each cell: differential privacy.
 
-    Two images that differ in at most `m` pixels give cell means that differ by at most
-    ``255·m / b²``, so Laplace noise of scale ``255·m / (b²·ε)`` makes each released
-    region ε-differentially private for such neighbours [1]_. Edge cells cut by the
-    region border hold ``k < b²`` pixels and get the larger scale ``255·m / (k·ε)``.
+    Two images that differ in at most `m` pixels give per-cell pixel sums whose total
+    change is at most ``C·255·m`` (C channels, each changed pixel moving every channel by
+    up to 255), so Laplace noise of scale ``C·255·m / ε`` on every sum makes each released
+    region ε-differentially private for such neighbours [1]_; a cell's mean then carries
+    ``C·255·m / (k·ε)`` for its k pixels (``255·m / (b²·ε)`` for a full grey cell, Fan's).
     Results are clipped to the image range.
+
+    The noise is integer (discrete Laplace) on integer sums, drawn by OpenDP from the
+    operating system's secure random source: no floating-point Laplace sampling, whose
+    rounding leaks [2]_, and nothing an attacker can reseed. Float images are put on a
+    grid of 65,535 levels first.
 
     Parameters
     ----------
@@ -42,7 +52,8 @@ class DPPixelate(Obfuscator):
     m : int, default 16
         Number of pixels in which neighbouring images may differ.
     seed : int, optional
-        Seed for reproducible noise (tests, benchmarks). Leave unset in production.
+        Reproducible noise for tests and audits only: NumPy's generator, seeded, instead of
+        OpenDP's secure source; a warning says so. Leave unset for real releases.
     refresh : int, default 0
         Video: frames between fresh releases of one track's face. With 0, each track is
         released once and that noisy mosaic is stretched onto its box in every later
@@ -63,17 +74,21 @@ class DPPixelate(Obfuscator):
     ----------
     .. [1] L. Fan, "Image Pixelization with Differential Privacy", DBSec 2018.
        doi:10.1007/978-3-319-95729-6_10
+    .. [2] I. Mironov, "On Significance of the Least Significant Bits for Differential
+       Privacy", CCS 2012.
 
     Examples
     --------
     >>> import numpy as np
     >>> from privis.regions import Regions
     >>> img = np.full((32, 32, 3), 128, np.uint8)
-    >>> dp = DPPixelate(epsilon=1.0, cell=16, m=1, seed=0, shape="box")
-    >>> dp.noise_scale()  # 255 * 1 / (16 * 16 * 1.0)
+    >>> dp = DPPixelate(epsilon=1.0, cell=16, m=1, shape="box")
+    >>> dp.noise_scale()  # grey: 255 * 1 / (16 * 16 * 1.0)
     0.99609375
+    >>> dp.noise_scale(channels=3)  # colour: three times that
+    2.98828125
     >>> out = dp.apply(img, Regions([[0, 0, 32, 32]]))
-    >>> bool(np.abs(out.astype(int) - 128).max() < 20)
+    >>> bool(np.abs(out.astype(int) - 128).max() < 40)
     True
     """
 
@@ -102,22 +117,49 @@ class DPPixelate(Obfuscator):
         self.refresh = int(refresh)
         self.track_budget = None if track_budget is None else float(track_budget)
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = None if seed is None else np.random.default_rng(seed)
+        if seed is not None:
+            warnings.warn("dp-pixelate with a seed draws reproducible noise from NumPy, for tests and audits only:"
+                          " its releases are not private", stacklevel=2)  # fmt: skip
+        self._measurements: dict[float, Any] = {}
         self._held: dict[int, _Held] = {}
 
-    def noise_scale(self, pixels: int | np.ndarray | None = None, peak: float = 255.0) -> float | np.ndarray:
-        """Laplace scale for a cell of `pixels` pixels (default a full b×b cell)."""
+    def noise_scale(
+        self, pixels: int | np.ndarray | None = None, peak: float = 255.0, channels: int = 1
+    ) -> float | np.ndarray:
+        """Laplace scale on the mean of a cell of `pixels` pixels (default a full b×b cell)."""
         k = self.cell * self.cell if pixels is None else pixels
-        return peak * self.m / (k * self.epsilon)
+        return channels * peak * self.m / (k * self.epsilon)
 
     def release(self, frame: np.ndarray, bounds: tuple[int, int, int, int]) -> np.ndarray:
         """One ε-DP release of the region: noisy cell means, (rows, cols, channels) float32."""
         x1, y1, x2, y2 = bounds
+        patch = frame[y1:y2, x1:x2]
         peak = full_range(frame.dtype)
-        sums, counts = cell_sums(frame[y1:y2, x1:x2], self.cell)
-        means = sums / counts[..., None]
-        scale = np.asarray(self.noise_scale(counts, peak))[..., None]
-        return np.clip(means + self._rng.laplace(0.0, 1.0, means.shape) * scale, 0.0, peak).astype(np.float32)
+        integer = np.issubdtype(frame.dtype, np.integer)
+        levels = int(peak) if integer else FLOAT_LEVELS
+        if not integer:
+            patch = np.rint(np.clip(patch.astype(np.float64), 0.0, peak) * (levels / peak))
+        sums, counts = cell_sums(patch, self.cell)
+        exact = sums.astype(np.int64)  # integers: uint pixels, or float ones on the level grid
+        channels = exact.shape[2] if exact.ndim == 3 else 1
+        noisy = self._noisy(exact, channels * levels * self.m / self.epsilon)
+        means = noisy / counts[..., None] * (peak / levels)
+        return np.clip(means, 0.0, peak).astype(np.float32)
+
+    def _noisy(self, sums: np.ndarray, scale: float) -> np.ndarray:
+        """Integer `sums` with discrete Laplace noise of `scale`: by OpenDP, or seeded NumPy for tests."""
+        if self._rng is not None:  # the difference of two geometric draws is discrete Laplace
+            p = -math.expm1(-1.0 / scale)
+            return sums + self._rng.geometric(p, sums.shape) - self._rng.geometric(p, sums.shape)
+        measure = self._measurements.get(scale)
+        if measure is None:
+            import opendp.prelude as dp
+
+            dp.enable_features("contrib")
+            domain = dp.vector_domain(dp.atom_domain(T="i64"))
+            measure = self._measurements[scale] = dp.m.make_laplace(domain, dp.l1_distance(T="i64"), scale=scale)
+        return np.asarray(measure(sums.ravel().tolist()), np.int64).reshape(sums.shape)
 
     def render(self, frame: np.ndarray, bounds: tuple[int, int, int, int]) -> np.ndarray:
         x1, y1, x2, y2 = bounds

@@ -108,6 +108,12 @@ def test_config_show_prints_the_effective_settings(tmp_path):
     assert shown["plate"]["method"] == "fill" and shown["face"]["mask_pad"] == 2.0 and "person" not in shown
     res = runner.invoke(app, ["config", "show", "--method", "face=blur:strength=0.4", "--json"])
     assert json.loads(res.stdout)["face"]["method_options"] == {"strength": 0.4}
+    res = runner.invoke(app, ["config", "show", "--targets", "face,plate", "--detector", "plate=plate-text:tilts=[30]",
+                              "--json"])  # fmt: skip
+    plate = json.loads(res.stdout)["plate"]
+    assert (plate["detector"], plate["detector_options"]) == ("plate-text", {"tilts": [30]})
+    res = runner.invoke(app, ["config", "show", "--detector", "face=nosuch"])
+    assert res.exit_code == 2 and "unknown detector 'nosuch'" in res.output
     res = runner.invoke(app, ["config", "show", "--method", "smudge"])
     assert res.exit_code == 2 and "unknown obfuscation method 'smudge'; known: blur" in res.output
 

@@ -17,6 +17,7 @@ from privis.cli.options import (
     Codec,
     ConfigOpt,
     DetectEveryOpt,
+    DetectorOpt,
     DpBudgetOpt,
     DpCellOpt,
     DpMOpt,
@@ -54,6 +55,7 @@ def anonymize(
     config: ConfigOpt = None,
     method: MethodOpt = None,
     targets: TargetsOpt = None,
+    detector: DetectorOpt = None,
     ocr: OcrOpt = None,
     entities: EntitiesOpt = None,
     threshold: PerLabelThresholdOpt = None,
@@ -97,7 +99,7 @@ def anonymize(
     if detect_only and audit is None:
         raise PrivisError("--detect-only writes only the audit log: give --audit FILE")
     settings = media_settings(
-        config, targets=targets, method=method, ocr=ocr, entities=entities, threshold=threshold,
+        config, targets=targets, method=method, detector=detector, ocr=ocr, entities=entities, threshold=threshold,
         small_faces=small_faces, shape=shape, mask_scale=mask_scale, mask_pad=mask_pad, fill_color=fill_color,
         cell=cell, blur_strength=blur_strength, epsilon=epsilon, dp_cell=dp_cell, dp_m=dp_m, dp_refresh=dp_refresh,
         dp_track_budget=dp_track_budget, linger=linger, lookahead=lookahead, detect_every=detect_every, codec=codec,

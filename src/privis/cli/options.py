@@ -155,6 +155,13 @@ DetectEveryOpt = Annotated[
     typer.Option("--detect-every", min=1, help="Video: detect on every k-th frame, track in between (default 1)."),
 ]
 
+DetectorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--detector",
+        help="Another registered or plug-in detector for a target, with options: face=NAME[:KEY=VALUE]...",
+    ),
+]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="YAML or TOML settings file (or $PRIVIS_CONFIG); flags override it (README)."),
@@ -238,9 +245,15 @@ def parse_methods(text: str) -> dict[str, tuple[str, dict[str, Any]]]:
     >>> parse_methods("pixelate")
     {'': ('pixelate', {})}
     """
-    import yaml
-
     from privis.obfuscate import OBFUSCATORS
+
+    return parse_components(text, "--method", OBFUSCATORS.get)
+
+
+def parse_components(text: str, flag: str, known: Callable[[str], Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """``[LABEL=]NAME[:KEY=VALUE]...`` items of `flag` as ``{label: (name, options)}``; `known`
+    raises on a name the registry does not hold (plug-ins' included)."""
+    import yaml
 
     out: dict[str, tuple[str, dict[str, Any]]] = {}
     for item in _split_top(text):
@@ -248,20 +261,20 @@ def parse_methods(text: str) -> dict[str, tuple[str, dict[str, Any]]]:
         label, _, name = head.rpartition("=")
         label, name = label.strip(), name.strip()
         if label in out:
-            raise PrivisError(f"--method gives {label or 'the default'} twice: {text!r}")
-        OBFUSCATORS.get(name)  # an unknown name fails here, listing the known ones (plug-ins too)
+            raise PrivisError(f"{flag} gives {label or 'the default'} twice: {text!r}")
+        known(name)
         options: dict[str, Any] = {}
         for pair in pairs:
             key, eq, value = pair.partition("=")
             if not eq or not key.strip():
-                raise PrivisError(f"--method {item!r}: options go as NAME:KEY=VALUE, got {pair!r}")
+                raise PrivisError(f"{flag} {item!r}: options go as NAME:KEY=VALUE, got {pair!r}")
             try:
                 options[key.strip()] = yaml.safe_load(value)
             except yaml.YAMLError:
-                raise PrivisError(f"--method {item!r}: cannot read the value of {key.strip()}") from None
+                raise PrivisError(f"{flag} {item!r}: cannot read the value of {key.strip()}") from None
         out[label] = (name, options)
     if not out:
-        raise PrivisError("--method is empty")
+        raise PrivisError(f"{flag} is empty")
     return out
 
 
@@ -326,6 +339,13 @@ def media_settings(config: Path | None, **flags: Any) -> Any:
             slot = top.setdefault(label, {}) if label else top
             slot["method"] = name
             slot["method_options"] = inline
+    if "detector" in given:
+        from privis.detect import DETECTORS
+
+        for label, (name, inline) in parse_components(given["detector"], "--detector", DETECTORS.get).items():
+            if not label:
+                raise PrivisError(f"--detector {name}: say which target it finds, as LABEL=NAME (face={name})")
+            top.setdefault(label, {}).update(detector=name, detector_options=inline)
     settings = load_settings(config, **top)
     by_label: dict[str, Any] = {}
     for flag, (key, methods) in METHOD_FLAGS.items():

@@ -433,15 +433,18 @@ class Anonymizer:
             on_frame=on_frame,
         )
 
-    def pages(self, pages: Iterable[tuple[np.ndarray, np.ndarray]], name: str) -> Iterator[np.ndarray]:
+    def pages(
+        self, pages: Iterable[tuple[np.ndarray, np.ndarray]], name: str, *, detectors: Sequence[DetectFn] | None = None
+    ) -> Iterator[np.ndarray]:
         """Each (view, stored) page or still frame detected on its RGB view and hidden in its
         stored pixels, with its index in the audit log, one at a time (image defaults).
-        Any failure fails the file: PDF pages and DICOM frames (`privis.media.pdf`, `.dicom`)."""
+        Any failure fails the file: PDF pages and DICOM frames (`privis.media.pdf`, `.dicom`).
+        `detectors` stand in for the anonymizer's own (one file's, knowing its header)."""
         if self.kind != "image":
-            yield from self.for_media("image").pages(pages, name)
+            yield from self.for_media("image").pages(pages, name, detectors=detectors)
             return
         for i, (view, stored) in enumerate(pages):
-            regions = self.detect(view)
+            regions = self.detect(view, detectors=detectors)
             self.record(regions, name, frame=i)
             self._counts.regions_hidden += len(regions)
             yield self.hide(stored, regions)

@@ -190,6 +190,22 @@ def _run_with_progress(run, anonymizer, jobs, overwrite, keep_metadata, quiet, l
         )
 
 
+class _EntityCounter:
+    """A text detector that also counts what it finds by entity type (for --report and --json)."""
+
+    def __init__(self, detector: Any, counts: Any) -> None:
+        self.detector, self.counts = detector, counts
+
+    def __call__(self, frame: Any) -> Any:
+        found = self.detector(frame)
+        self.counts.update(str(e) for e in found.data.get("entity", ()))
+        return found
+
+    def with_terms(self, terms: Any) -> _EntityCounter:
+        """The same, for one DICOM file whose header values it should find too."""
+        return _EntityCounter(self.detector.with_terms(terms), self.counts)
+
+
 def _pseudonym_key(key_file: Path | None) -> bytes:
     """The --text-out key: from a file, or $PRIVIS_PSEUDONYM_KEY; never a default."""
     import os
@@ -257,11 +273,7 @@ def redact_text(
         pseudonym_key=key,
     )
     counts: Counter[str] = Counter()
-
-    def counting(frame):  # noqa: ANN001, ANN202 - a detector: frame -> Regions
-        found = detector(frame)
-        counts.update(str(e) for e in found.data.get("entity", ()))
-        return found
+    counting = _EntityCounter(detector, counts)
 
     jobs, problems, notes = plan(inputs, out, suffix="_redacted")
     _check_side_files(jobs, audit=audit, text_out=text_out)

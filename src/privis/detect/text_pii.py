@@ -8,6 +8,7 @@ which the audit log records. The text itself is never kept.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,10 @@ class TextPiiDetector(Detector):
     pseudonym_key : bytes, optional
         When given, ``regions.meta["transcript"]`` holds the recognized text with every
         entity replaced by a keyed pseudonym (`privis.text.pii.pseudonym`).
+    terms : sequence of Term, optional
+        Values known to identify the person in this file, in the forms they may be
+        written (a DICOM header's, `privis.text.header_terms`): found up to OCR errors,
+        whatever the name rules know. `with_terms` gives a copy for one file.
     """
 
     labels = ("text",)
@@ -53,6 +58,7 @@ class TextPiiDetector(Detector):
         threshold: float = 0.0,
         phone_regions: Sequence[str] | None = None,
         pseudonym_key: bytes | None = None,
+        terms: Sequence[Any] = (),
     ) -> None:
         from privis.text.ocr import create_ocr
         from privis.text.pii import PHONE_REGIONS, find_entities
@@ -64,6 +70,13 @@ class TextPiiDetector(Detector):
         self.pad, self.threshold = int(text_pad), float(threshold)
         self.phone_regions = list(PHONE_REGIONS if phone_regions is None else phone_regions)
         self.pseudonym_key = pseudonym_key
+        self.terms = tuple(terms)
+
+    def with_terms(self, terms: Sequence[Any]) -> TextPiiDetector:
+        """This detector, also finding `terms` (one file's header values); the OCR engine is shared."""
+        twin = copy.copy(self)
+        twin.terms = tuple(terms)
+        return twin
 
     def detect(self, frame: np.ndarray) -> Regions:
         from privis.text.ocr import words_text
@@ -82,6 +95,11 @@ class TextPiiDetector(Detector):
             min_score=self.threshold,
             phone_regions=self.phone_regions,
         )
+        if self.terms and (self.entities is None or any(t.entity in self.entities for t in self.terms)):
+            from privis.text.header_terms import find_terms
+
+            known = [t for t in self.terms if self.entities is None or t.entity in self.entities]
+            found = _outermost([*found, *find_terms(text, known)])
         pairs = entity_boxes(words, found, text)
         transcript = pseudonymize(text, found, self.pseudonym_key) if self.pseudonym_key else ""
         if not pairs:
@@ -101,3 +119,13 @@ class TextPiiDetector(Detector):
         if self.pseudonym_key:
             regions.meta["transcript"] = transcript
         return regions
+
+
+def _outermost(entities: Sequence[Any]) -> list[Any]:
+    """Entities sorted by start, less those lying within another (one span found by two rules)."""
+    ordered = sorted(entities, key=lambda e: (e.start, -e.end))
+    out: list[Any] = []
+    for e in ordered:
+        if not any(o.start <= e.start and e.end <= o.end for o in out):
+            out.append(e)
+    return out

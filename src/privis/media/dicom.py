@@ -340,10 +340,16 @@ def anonymize_dicom(
 
     if dst is not None and Path(dst).exists() and not overwrite:
         raise OutputExistsError(f"{dst} exists; pass overwrite=True to replace it")
+    from privis.text.header_terms import header_terms
+
     label = name or str(src)
     loaded = read_dicom(src)
     before = anonymizer.regions_hidden
-    frames = list(anonymizer.pages(zip(loaded.rgb_frames(), loaded.frames, strict=True), label))
+    # The header names the patient: text detectors look for its values burned into the frames too.
+    terms = header_terms(loaded.dataset)
+    detectors = [d.with_terms(terms) if hasattr(d, "with_terms") else d for d in anonymizer.detectors]
+    pages = zip(loaded.rgb_frames(), loaded.frames, strict=True)
+    frames = list(anonymizer.pages(pages, label, detectors=detectors))
     if not keep_metadata:
         loaded.dataset, done = deidentify(loaded.dataset, clean_pixels="text" in anonymizer.targets)
         if anonymizer.audit is not None:

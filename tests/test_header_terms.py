@@ -1,0 +1,92 @@
+"""A DICOM header's identifying values, found where a viewer burned them into the pixels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from privis.cli import app
+from privis.text.header_terms import Term, date_forms, find_terms, header_terms, name_forms
+
+pydicom = pytest.importorskip("pydicom")
+runner = CliRunner()
+
+
+def _dataset(**values: str):  # noqa: ANN202 - a pydicom Dataset
+    ds = pydicom.Dataset()
+    for key, value in values.items():
+        setattr(ds, key, value)
+    return ds
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [("KOWALSKI^JAN", "KOWALSKI JAN"), ("NGUYEN^THI^MAI", "Thi Mai Nguyen"), ("Müller^Jürgen", "MÜLLER, JÜRGEN"),
+     ("OKONKWO^CHIDI", "C. OKONKWO"), ("SATO^YUKI", "SATO^YUKI"), ("GARCÍA LÓPEZ^MARÍA", "GARCÍA LÓPEZ MARÍA")],
+)  # fmt: skip
+def test_a_patient_name_is_found_in_the_forms_viewers_write(name, shown):
+    terms = header_terms(_dataset(PatientName=name))
+    found = find_terms(f"Pt {shown}  ACC 123", terms)
+    assert [e.value for e in found] == [shown] and found[0].type == "PERSON"
+
+
+def test_ocr_errors_are_forgiven_in_proportion_to_length():
+    terms = header_terms(_dataset(PatientName="KOWALSKI^JAN", PatientID="MRN-0042917"))
+    assert [e.value for e in find_terms("KOWALSK1 JAN  ID MRN-OO42917", terms)] == ["KOWALSK1 JAN", "MRN-OO42917"]
+    assert find_terms("JAM", [Term("PERSON", "JAN")]) == []  # three letters: exact only
+
+
+@pytest.mark.parametrize("shown", ["12.03.1985", "03/12/1985", "1985-03-12", "12-Mar-1985", "12/03/85", "19850312"])
+def test_a_date_is_found_in_every_common_form(shown):
+    assert [e.type for e in find_terms(f"DOB {shown}", header_terms(_dataset(PatientBirthDate="19850312")))] == [
+        "DATE_TIME"
+    ]
+
+
+def test_sex_marker_and_age_but_not_ordinary_words():
+    terms = header_terms(_dataset(PatientName="NGUYEN^THI", PatientSex="F", PatientAge="045Y", StudyDate="20240105"))
+    text = "NGUYEN THI [F] 45Y\nL  R  120 kV  250 mAs  10 cm\nThe film shows a clear view of the left lung fields."
+    found = {e.value for e in find_terms(text, terms)}
+    assert found == {"NGUYEN THI", "[F]", "45Y"}
+    assert "THI" in name_forms("NGUYEN^THI") and date_forms("bad") == ["bad"]
+
+
+def _scan(path, name: str, lines: list[str]):  # noqa: ANN202
+    """A 12-bit CT-like frame with an overlay of `lines` in its corner, its header naming `name`."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    from tests.conftest import text_page
+
+    page, _ = text_page(lines, size=(900, 300))
+    pixels = (255 - page[..., 0]).astype(np.uint16) * 16
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.PatientName, ds.PatientID, ds.Modality = name, "PX77310", "CT"
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = *pixels.shape, 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = pixels.tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_redact_text_hides_a_name_the_census_rule_does_not_know_because_the_header_names_it(tmp_path):
+    from tests.conftest import skip_without_tesseract
+
+    skip_without_tesseract()
+    src = tmp_path / "scan.dcm"
+    _scan(src, "WOJCIECHOWSKA^AGNIESZKA", ["WOJCIECHOWSKA AGNIESZKA", "L   120 kV"])
+    res = runner.invoke(app, ["redact-text", str(src), "--ocr", "tesseract", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["by_entity"].get("PERSON") == 1
+    before = pydicom.dcmread(src).pixel_array
+    after = pydicom.dcmread(tmp_path / "scan_redacted.dcm").pixel_array
+    rows = np.flatnonzero(before.max(axis=1) > 0)
+    first_line = rows[rows < rows.min() + 60]  # the name's line
+    assert (before[first_line] != after[first_line]).any(axis=1).mean() > 0.5

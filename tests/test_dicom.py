@@ -43,7 +43,9 @@ def test_every_frame_redacted_and_patient_tags_blanked(tmp_path):
     src = tmp_path / "scan.dcm"
     before = make_multiframe(src)
     audit = tmp_path / "audit.jsonl"
-    result = runner.invoke(app, ["redact-text", str(src), "--ocr", "tesseract", "--audit", str(audit), "--json"])
+    result = runner.invoke(
+        app, ["redact-text", str(src), "--ocr", "tesseract", "--text", "pii", "--audit", str(audit), "--json"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["by_entity"] == {"PERSON": 3, "US_SSN": 3}  # in each of the three frames

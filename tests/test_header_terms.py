@@ -82,7 +82,7 @@ def test_redact_text_hides_a_name_the_census_rule_does_not_know_because_the_head
     skip_without_tesseract()
     src = tmp_path / "scan.dcm"
     _scan(src, "WOJCIECHOWSKA^AGNIESZKA", ["WOJCIECHOWSKA AGNIESZKA", "L   120 kV"])
-    res = runner.invoke(app, ["redact-text", str(src), "--ocr", "tesseract", "--json"])
+    res = runner.invoke(app, ["redact-text", str(src), "--ocr", "tesseract", "--text", "pii", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["by_entity"].get("PERSON") == 1
     before = pydicom.dcmread(src).pixel_array
@@ -90,3 +90,19 @@ def test_redact_text_hides_a_name_the_census_rule_does_not_know_because_the_head
     rows = np.flatnonzero(before.max(axis=1) > 0)
     first_line = rows[rows < rows.min() + 60]  # the name's line
     assert (before[first_line] != after[first_line]).any(axis=1).mean() > 0.5
+
+
+def test_by_default_a_dicom_overlay_loses_every_word_but_markers_and_acquisition_values(tmp_path):
+    from tests.conftest import skip_without_tesseract
+
+    skip_without_tesseract()
+    src = tmp_path / "scan.dcm"
+    _scan(src, "DOE^JANE", ["Accession 4471 Ward B", "L   120kV   250mAs"])
+    res = runner.invoke(app, ["redact-text", str(src), "--ocr", "tesseract", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["by_entity"] == {"TEXT": 4}  # Accession, 4471, Ward, B
+    before = pydicom.dcmread(src).pixel_array
+    after = pydicom.dcmread(tmp_path / "scan_redacted.dcm").pixel_array
+    rows = np.flatnonzero(before.max(axis=1) > 0)
+    lower = rows[rows > rows.min() + 60]  # the markers' line stays as it was
+    assert (before[lower] == after[lower]).all()

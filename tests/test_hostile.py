@@ -49,7 +49,8 @@ def test_a_dicom_with_the_secret_in_30_places_comes_out_with_none(tmp_path):
     result = privis("redact-text", str(src), "-o", str(out), "--ocr", "tesseract", "--deny", SECRET,
                     "--audit", str(audit), "--json")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["by_entity"] == {"DENY": 2, "EMAIL": 2, "PERSON": 2}
+    found = json.loads(result.stdout)["by_entity"]  # a DICOM's overlay loses every word by default
+    assert set(found) == {"TEXT"} and found["TEXT"] >= 6
     assert secret_hits(out.read_bytes()) == 0  # no header, sequence, tag, preamble or meta byte
     from privis.media.dicom import read_dicom
     from privis.text.ocr import create_ocr

@@ -201,9 +201,9 @@ class _EntityCounter:
         self.counts.update(str(e) for e in found.data.get("entity", ()))
         return found
 
-    def with_terms(self, terms: Any) -> _EntityCounter:
-        """The same, for one DICOM file whose header values it should find too."""
-        return _EntityCounter(self.detector.with_terms(terms), self.counts)
+    def for_dicom(self, terms: Any) -> _EntityCounter:
+        """The same, for one DICOM file (`TextPiiDetector.for_dicom`)."""
+        return _EntityCounter(self.detector.for_dicom(terms), self.counts)
 
 
 def _pseudonym_key(key_file: Path | None) -> bytes:
@@ -238,6 +238,22 @@ def redact_text(
     deny: Annotated[
         str | None, typer.Option("--deny", help="Words or phrases always redacted, comma-separated.")
     ] = None,
+    text: Annotated[
+        str,
+        typer.Option(
+            "--text",
+            help="pii: the personal data found; all: every word but --keep (medical overlays); auto: all in DICOM"
+            " files, pii elsewhere.",
+        ),
+    ] = "auto",
+    keep: Annotated[
+        str | None,
+        typer.Option(
+            "--keep",
+            help="With --text all: regular expressions of words to leave, comma-separated"
+            " (default: L, R and values such as 120kV, 250mAs, 5cm).",
+        ),
+    ] = None,
     fill: Annotated[str, typer.Option("--fill", help="R,G,B of the redaction boxes.")] = "0,0,0",
     pad: Annotated[int, typer.Option("--pad", min=0, help="Pixels added around each box.")] = 2,
     audit: AuditOpt = None,
@@ -271,6 +287,8 @@ def redact_text(
         deny=listed(deny),
         text_pad=pad,
         pseudonym_key=key,
+        text=text,
+        keep=listed(keep) if keep else None,
     )
     counts: Counter[str] = Counter()
     counting = _EntityCounter(detector, counts)

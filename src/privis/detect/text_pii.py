@@ -9,13 +9,19 @@ which the audit log records. The text itself is never kept.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from privis.detect.base import Detector, register_detector
+from privis.errors import PrivisError
 from privis.regions import Regions
+
+TEXT_POLICIES = ("auto", "pii", "all")
+# Overlay text that identifies nobody: laterality markers and acquisition values with units.
+MEDICAL_KEEP = (r"[LR]", r"\d+(?:[.,]\d+)?\s?(?:kVp?|mAs|mA|ms|cm|mm|HU|%)", r"(?:kVp?|mAs|mA|ms|cm|mm|HU)")
 
 
 @register_detector("text-pii")
@@ -42,7 +48,14 @@ class TextPiiDetector(Detector):
     terms : sequence of Term, optional
         Values known to identify the person in this file, in the forms they may be
         written (a DICOM header's, `privis.text.header_terms`): found up to OCR errors,
-        whatever the name rules know. `with_terms` gives a copy for one file.
+        whatever the name rules know. `for_dicom` gives a copy for one file.
+    text : {'auto', 'pii', 'all'}, default 'auto'
+        What to hide: the personal data the recognizers find (``pii``), or every word but
+        those `keep` matches (``all``: burned-in text in medical images, where any word may
+        be the patient's). ``auto`` is ``all`` in DICOM frames and ``pii`` elsewhere.
+    keep : sequence of str, optional
+        With ``all``: regular expressions of words left in place (default `MEDICAL_KEEP`:
+        the L and R markers and acquisition values with their units, such as ``120kV``).
     """
 
     labels = ("text",)
@@ -59,6 +72,8 @@ class TextPiiDetector(Detector):
         phone_regions: Sequence[str] | None = None,
         pseudonym_key: bytes | None = None,
         terms: Sequence[Any] = (),
+        text: str = "auto",
+        keep: Sequence[str] | None = None,
     ) -> None:
         from privis.text.ocr import create_ocr
         from privis.text.pii import PHONE_REGIONS, find_entities
@@ -71,11 +86,18 @@ class TextPiiDetector(Detector):
         self.phone_regions = list(PHONE_REGIONS if phone_regions is None else phone_regions)
         self.pseudonym_key = pseudonym_key
         self.terms = tuple(terms)
+        if text not in TEXT_POLICIES:
+            raise PrivisError(f"text must be one of {', '.join(TEXT_POLICIES)}, got {text!r}")
+        self.text = text
+        self.keep = [re.compile(k) for k in (MEDICAL_KEEP if keep is None else keep)]
 
-    def with_terms(self, terms: Sequence[Any]) -> TextPiiDetector:
-        """This detector, also finding `terms` (one file's header values); the OCR engine is shared."""
+    def for_dicom(self, terms: Sequence[Any]) -> TextPiiDetector:
+        """This detector for one DICOM file: also finding `terms` (its header's values), and
+        hiding all text where the policy is ``auto``. The OCR engine is shared."""
         twin = copy.copy(self)
         twin.terms = tuple(terms)
+        if self.text == "auto":
+            twin.text = "all"
         return twin
 
     def detect(self, frame: np.ndarray) -> Regions:
@@ -85,6 +107,8 @@ class TextPiiDetector(Detector):
         words = self.ocr.read(frame)
         if not words:
             return self._with_transcript(Regions.empty(), "")
+        if self.text == "all":
+            return self._all_text(words, *frame.shape[:2])
         text = words_text(words)
         # Offsets stay the same with newlines as spaces: entities may wrap onto the next line.
         found = find_entities(
@@ -114,6 +138,17 @@ class TextPiiDetector(Detector):
             data={"entity": np.array([e.type for e, _ in pairs], dtype=object)},
         )
         return self._with_transcript(regions, transcript)
+
+    def _all_text(self, words: Sequence[Any], h: int, w: int) -> Regions:
+        """Every word but those `keep` matches, one region each (entity ``TEXT``)."""
+        hidden = [wd for wd in words if wd.text.strip() and not any(k.fullmatch(wd.text.strip()) for k in self.keep)]
+        if not hidden:
+            return self._with_transcript(Regions.empty(), "")
+        boxes = np.array([wd.box for wd in hidden], np.float32) + np.array([-1, -1, 1, 1], np.float32) * self.pad
+        n = len(hidden)
+        regions = Regions(np.clip(boxes, 0, [w, h, w, h]), label=["text"] * n, score=[wd.score for wd in hidden],
+                          source=[self.name] * n, data={"entity": np.array(["TEXT"] * n, dtype=object)})  # fmt: skip
+        return self._with_transcript(regions, "")
 
     def _with_transcript(self, regions: Regions, transcript: str) -> Regions:
         if self.pseudonym_key:

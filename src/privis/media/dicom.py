@@ -345,9 +345,10 @@ def anonymize_dicom(
     label = name or str(src)
     loaded = read_dicom(src)
     before = anonymizer.regions_hidden
-    # The header names the patient: text detectors look for its values burned into the frames too.
+    # The header names the patient: text detectors look for its values burned into the frames too,
+    # and (their `auto` policy) hide every word of overlay text but markers and acquisition values.
     terms = header_terms(loaded.dataset)
-    detectors = [d.with_terms(terms) if hasattr(d, "with_terms") else d for d in anonymizer.detectors]
+    detectors = [d.for_dicom(terms) if hasattr(d, "for_dicom") else d for d in anonymizer.detectors]
     pages = zip(loaded.rgb_frames(), loaded.frames, strict=True)
     frames = list(anonymizer.pages(pages, label, detectors=detectors))
     if not keep_metadata:

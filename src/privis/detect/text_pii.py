@@ -119,6 +119,10 @@ class TextPiiDetector(Detector):
             min_score=self.threshold,
             phone_regions=self.phone_regions,
         )
+        if self.entities is None or "PERSON" in self.entities:  # names known by the line they stand on
+            from privis.text.pii import context_names
+
+            found = _outermost([*found, *(e for e in context_names(text) if e.value not in self.allow)])
         if self.terms and (self.entities is None or any(t.entity in self.entities for t in self.terms)):
             from privis.text.header_terms import find_terms
 

@@ -259,6 +259,49 @@ def find_people(text: str) -> Iterable[Entity]:
                 break
 
 
+# A line that says whose data it holds: a date of birth, sex, age or ID, as a label ("Sex:",
+# "DOB", "MRN", "[F]"), not as a word of prose ("the patient's age").
+_CUE = re.compile(
+    r"\b(?:D\.?O\.?B\b\.?|MRN\b)|\b(?:birth|born|sex|gender|age|ID|patient|pat|name)\s*[:#]|[\[(][MFO][\])]",
+    re.IGNORECASE,
+)
+_CAPITALIZED = re.compile(r"[A-ZÀ-ÖØ-Þ][A-Za-zÀ-ÖØ-öø-ÿ'’-]+")
+# Capitalized words of medical overlays and forms that are not names.
+_OVERLAY_WORDS = frozenset(
+    "DOB SEX AGE ID MRN NAME PATIENT PAT DATE TIME BIRTH BORN GENDER STUDY SERIES IMAGE IMG ACC ACCESSION "
+    "HOSPITAL CLINIC WARD DR MR MRS MS MISS PROF KV KVP MAS MA MM CM HU CT MRI MR XR DX CR US AP PA LAT LEFT "
+    "RIGHT AX SAG COR FEMALE MALE OTHER YES NO REF PHYS PHYSICIAN REFERRING OPERATOR SCAN EXAM".split()
+)
+
+
+def context_names(text: str) -> list[Entity]:
+    """Names known only by where they stand: on a line that says whose data it holds (a date of
+    birth, sex, age or an ID label), each run of capitalized words that are not that label
+    or other overlay vocabulary is taken as a name, whatever its origin (``NGUYEN THI [F]``).
+
+    Newlines in `text` separate lines; prose without such a label is left alone.
+
+    >>> [e.value for e in context_names("WOJCIK AGNIESZKA  DOB 12.03.1985\\nThe Lung Fields Are Clear")]
+    ['WOJCIK AGNIESZKA']
+    """
+    found: list[Entity] = []
+    at = 0
+    for line in text.split("\n"):
+        if _CUE.search(line):
+            run: list[re.Match[str]] = []
+            for token in [*re.finditer(r"\S+", line), None]:
+                word = token.group(0).strip(".,:;") if token is not None else ""
+                if token is not None and _CAPITALIZED.fullmatch(word) and word.upper() not in _OVERLAY_WORDS:
+                    run.append(token)
+                    continue
+                if run:
+                    start, end = at + run[0].start(), at + run[-1].end()
+                    found.append(Entity("PERSON", start, end, 0.7, text[start:end]))
+                    run = []
+        at += len(line) + 1
+    return found
+
+
 # --- places ---------------------------------------------------------------------------------
 
 _PLACE_RUN = re.compile(r"\b(?:in|at|from|near|to)\s+((?:[A-Z][a-z]+|[A-Z]{2,})(?:[ -](?:[A-Z][a-z]+)){0,2})")

@@ -177,3 +177,13 @@ def test_prose_full_of_capitalized_words_loses_at_most_two():
     hidden = [*find_entities(PROSE.replace("\n", " ")), *context_names(PROSE)]
     words = {w for e in hidden for w in re.findall(r"\b[A-Z][a-z]+\b", e.value)}
     assert len(words) <= 2, hidden
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [("Welcome to Nice weather today", []), ("Glasses for Reading small print", []),
+     ("She moved to Nice in 2019.", ["Nice"]), ("Welcome to Nice, the jewel of the Riviera", ["Nice"]),
+     ("I went to Boston yesterday", ["Boston"]), ("She moved to New York last year", ["New York"])],
+)  # fmt: skip
+def test_a_place_name_that_modifies_the_next_word_is_not_a_place(text, places):
+    assert [e.value for e in find_entities(text, ["LOCATION"])] == places

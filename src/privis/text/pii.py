@@ -337,8 +337,29 @@ def find_places(text: str) -> Iterable[Entity]:
             name = " ".join(words[:n])
             if name in places:
                 start = m.start(1)
+                if n == 1 and _modifies_next(text[start + len(name) :]):
+                    break  # "to Nice weather": an adjective, not the city
                 yield Entity("LOCATION", start, start + len(name), 0.6, name)
                 break
+
+
+# Lowercase words that may follow a place without making it a modifier ("to Paris in May").
+_AFTER_PLACE = frozenset(
+    "in on at by of to from for with and or but as so then via since until before after during when where while "
+    "which who that this next last every each yesterday today tomorrow tonight now again soon later early late "
+    "once twice is was are were will would has had have".split()
+)
+
+
+def _modifies_next(rest: str) -> bool:
+    """Whether a one-word place is directly followed by a lowercase word it would modify
+    ("Nice weather", "Reading glasses"): not a function word, not an adverb in -ly.
+
+    >>> _modifies_next(" weather today"), _modifies_next(" in May"), _modifies_next(", the jewel")
+    (True, False, False)
+    """
+    m = re.match(r" ([a-z]+)\b", rest)
+    return m is not None and m.group(1) not in _AFTER_PLACE and not m.group(1).endswith("ly")
 
 
 def find_entities(

@@ -156,3 +156,16 @@ def test_the_cli_and_the_python_api_hide_the_same_regions_in_a_video(tmp_path, a
     # The video margin (2 px) paints more than the image one (1 px) would: the comparison can tell them apart.
     image_mask = privis.Anonymizer(method="fill", shape="box").hidden_mask(anon.detect(frames[0]), 256, 384)
     assert magenta[0] > int(image_mask.sum())
+
+
+def test_a_preset_is_a_starting_point_that_a_file_and_flags_override(tmp_path):
+    from privis.config import PRESETS
+
+    medical = load_settings(preset="medical")
+    assert medical.targets == ["face", "text"] and medical.text.detector_options == {"text": "all"}
+    path = tmp_path / "p.yaml"
+    path.write_text("targets: [text]\n")
+    assert load_settings(path, preset="medical").targets == ["text"]
+    with pytest.raises(ConfigError, match="unknown preset 'x'; known: medical"):
+        load_settings(preset="x")
+    assert set(PRESETS) == {"medical"}

@@ -106,3 +106,19 @@ def test_by_default_a_dicom_overlay_loses_every_word_but_markers_and_acquisition
     rows = np.flatnonzero(before.max(axis=1) > 0)
     lower = rows[rows > rows.min() + 60]  # the markers' line stays as it was
     assert (before[lower] == after[lower]).all()
+
+
+def test_the_medical_preset_hides_all_burned_in_text_in_plain_images_too(tmp_path):
+    from PIL import Image
+
+    from tests.conftest import skip_without_tesseract, text_page
+
+    skip_without_tesseract()
+    page, _ = text_page(["Ward B  Bed 4", "R   5cm"], size=(700, 220))
+    Image.fromarray(page).save(tmp_path / "xray.png")
+    plain = runner.invoke(app, ["redact-text", str(tmp_path / "xray.png"), "--ocr", "tesseract", "--json", "-q"])
+    assert json.loads(plain.stdout)["by_entity"] == {}  # no personal data the recognizers know
+    res = runner.invoke(app, ["redact-text", str(tmp_path / "xray.png"), "--ocr", "tesseract", "--preset", "medical",
+                              "--json", "-q", "--overwrite"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["by_entity"] == {"TEXT": 4}  # Ward, B, Bed, 4; R and 5cm stay

@@ -199,17 +199,33 @@ class Settings(BaseSettings):
         return {k: v for k, v in data.items() if k not in LABELS or k in self.targets}
 
 
-def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+# Named starting points for a kind of material; a file, the environment and flags go on top.
+PRESETS: dict[str, dict[str, Any]] = {
+    # Scans and medical images: any word burned into them may be the patient's, so all text
+    # goes but laterality markers and acquisition values (`TextPiiDetector`'s `all` policy).
+    "medical": {"targets": ["face", "text"], "text": {"detector_options": {"text": "all"}}},
+}
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, *, preset: str | None = None, **overrides: Any
+) -> Settings:
     """Settings from a YAML or TOML file, under ``PRIVIS_*`` environment variables, under
-    `overrides` (nested like the file: ``face={"mask_scale": 1.8}``).
+    `overrides` (nested like the file: ``face={"mask_scale": 1.8}``), over a `preset`.
 
     The file may be given as ``PRIVIS_CONFIG`` too. Precedence, lowest first: defaults,
-    file, environment, overrides.
+    preset, file, environment, overrides.
+
+    >>> load_settings(preset="medical").text.detector_options
+    {'text': 'all'}
     """
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
     path = path if path is not None else os.environ.get("PRIVIS_CONFIG") or None
     data = read_settings_file(path) if path is not None else {}
     env = EnvSettingsSource(Settings)()
-    return Settings(**_deep_merge(_deep_merge(data, env), overrides))
+    base = PRESETS[preset] if preset is not None else {}
+    return Settings(**_deep_merge(_deep_merge(_deep_merge(base, data), env), overrides))
 
 
 def read_settings_file(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -8,13 +8,14 @@ from typing import Annotated
 import typer
 
 from privis.cli.core import config_app, guard
-from privis.cli.options import ConfigOpt, DetectorOpt, MethodOpt, TargetsOpt, media_settings
+from privis.cli.options import ConfigOpt, DetectorOpt, MethodOpt, PresetOpt, TargetsOpt, media_settings
 
 
 @config_app.command("show")
 @guard
 def config_show(
     config: ConfigOpt = None,
+    preset: PresetOpt = None,
     media: Annotated[str, typer.Option("--media", help="Whose defaults fill what is unset: image or video.")] = "image",
     targets: TargetsOpt = None,
     method: MethodOpt = None,
@@ -24,6 +25,6 @@ def config_show(
     """Print the effective settings: defaults for --media, under the --config file, PRIVIS_* variables and flags."""
     import yaml
 
-    settings = media_settings(config, targets=targets, method=method, detector=detector).resolved(media)
+    settings = media_settings(config, preset=preset, targets=targets, method=method, detector=detector).resolved(media)
     shown_settings = settings.shown()
     typer.echo(json.dumps(shown_settings) if as_json else yaml.safe_dump(shown_settings, sort_keys=False).rstrip())

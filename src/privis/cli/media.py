@@ -32,6 +32,7 @@ from privis.cli.options import (
     Ocr,
     OcrOpt,
     PerLabelThresholdOpt,
+    PresetOpt,
     ShapeOpt,
     TargetsOpt,
     VideoMaskPadOpt,
@@ -53,6 +54,7 @@ def anonymize(
         typer.Option("-o", "--out", help="Output folder (or file, for one input). Default: beside the input."),
     ] = None,
     config: ConfigOpt = None,
+    preset: PresetOpt = None,
     method: MethodOpt = None,
     targets: TargetsOpt = None,
     detector: DetectorOpt = None,
@@ -99,11 +101,11 @@ def anonymize(
     if detect_only and audit is None:
         raise PrivisError("--detect-only writes only the audit log: give --audit FILE")
     settings = media_settings(
-        config, targets=targets, method=method, detector=detector, ocr=ocr, entities=entities, threshold=threshold,
-        small_faces=small_faces, shape=shape, mask_scale=mask_scale, mask_pad=mask_pad, fill_color=fill_color,
-        cell=cell, blur_strength=blur_strength, epsilon=epsilon, dp_cell=dp_cell, dp_m=dp_m, dp_refresh=dp_refresh,
-        dp_track_budget=dp_track_budget, linger=linger, lookahead=lookahead, detect_every=detect_every, codec=codec,
-        crf=crf, no_audio=no_audio,
+        config, preset=preset, targets=targets, method=method, detector=detector, ocr=ocr, entities=entities,
+        threshold=threshold, small_faces=small_faces, shape=shape, mask_scale=mask_scale, mask_pad=mask_pad,
+        fill_color=fill_color, cell=cell, blur_strength=blur_strength, epsilon=epsilon, dp_cell=dp_cell, dp_m=dp_m,
+        dp_refresh=dp_refresh, dp_track_budget=dp_track_budget, linger=linger, lookahead=lookahead,
+        detect_every=detect_every, codec=codec, crf=crf, no_audio=no_audio,
     )  # fmt: skip
     jobs, problems, notes = plan(inputs, out, fmt=fmt.value, detect_only=detect_only)
     _check_side_files(jobs, audit=audit)
@@ -246,6 +248,7 @@ def redact_text(
             " files, pii elsewhere.",
         ),
     ] = "auto",
+    preset: PresetOpt = None,
     keep: Annotated[
         str | None,
         typer.Option(
@@ -287,7 +290,7 @@ def redact_text(
         deny=listed(deny),
         text_pad=pad,
         pseudonym_key=key,
-        text=text,
+        text="all" if preset == "medical" and text == "auto" else text,
         keep=listed(keep) if keep else None,
     )
     counts: Counter[str] = Counter()

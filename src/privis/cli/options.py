@@ -162,6 +162,10 @@ DetectorOpt = Annotated[
         help="Another registered or plug-in detector for a target, with options: face=NAME[:KEY=VALUE]...",
     ),
 ]
+PresetOpt = Annotated[
+    str | None,
+    typer.Option("--preset", help="Start from settings for a kind of material: medical (all burned-in text goes)."),
+]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="YAML or TOML settings file (or $PRIVIS_CONFIG); flags override it (README)."),
@@ -346,7 +350,7 @@ def media_settings(config: Path | None, **flags: Any) -> Any:
             if not label:
                 raise PrivisError(f"--detector {name}: say which target it finds, as LABEL=NAME (face={name})")
             top.setdefault(label, {}).update(detector=name, detector_options=inline)
-    settings = load_settings(config, **top)
+    settings = load_settings(config, preset=given.get("preset"), **top)
     by_label: dict[str, Any] = {}
     for flag, (key, methods) in METHOD_FLAGS.items():
         if flag not in given:

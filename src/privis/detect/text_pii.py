@@ -89,7 +89,7 @@ class TextPiiDetector(Detector):
         if text not in TEXT_POLICIES:
             raise PrivisError(f"text must be one of {', '.join(TEXT_POLICIES)}, got {text!r}")
         self.text = text
-        self.keep = [re.compile(k) for k in (MEDICAL_KEEP if keep is None else keep)]
+        self.keep = [re.compile(k, re.IGNORECASE) for k in (MEDICAL_KEEP if keep is None else keep)]
 
     def for_dicom(self, terms: Sequence[Any]) -> TextPiiDetector:
         """This detector for one DICOM file: also finding `terms` (its header's values), and

@@ -56,24 +56,11 @@ def test_sex_marker_and_age_but_not_ordinary_words():
 
 def _scan(path, name: str, lines: list[str]):  # noqa: ANN202
     """A 12-bit CT-like frame with an overlay of `lines` in its corner, its header naming `name`."""
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
+    from privis.audit.dicom_set import save_scan
     from tests.conftest import text_page
 
     page, _ = text_page(lines, size=(900, 300))
-    pixels = (255 - page[..., 0]).astype(np.uint16) * 16
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = pydicom.Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    ds.PatientName, ds.PatientID, ds.Modality = name, "PX77310", "CT"
-    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = *pixels.shape, 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = pixels.tobytes()
-    ds.save_as(path, enforce_file_format=True)
+    save_scan(path, 255 - page[..., 0], {"PatientName": name, "PatientID": "PX77310"}, modality="CT", bits=12)
 
 
 def test_redact_text_hides_a_name_the_census_rule_does_not_know_because_the_header_names_it(tmp_path):

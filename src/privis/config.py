@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -260,10 +260,7 @@ def route_options(settings: Settings, options: Mapping[str, Any], *, detectors: 
     updates: dict[str, dict[str, dict[str, Any]]] = {}
     for key, value in options.items():
         per = dict(value) if isinstance(value, Mapping) else {"": value}
-        stray = sorted(k for k in per if k and k not in settings.targets)
-        if stray:
-            raise ConfigError(f"{key} is given for {', '.join(stray)}, which is not among the targets "
-                              f"({', '.join(settings.targets)})")  # fmt: skip
+        _only_targets(key, per, settings.targets)
         takers = []
         for label in settings.targets:
             if label not in per and "" not in per:
@@ -288,6 +285,14 @@ def route_options(settings: Settings, options: Mapping[str, Any], *, detectors: 
             names = "; ".join(f"{label}: {_components(settings, label, detectors)}" for label in settings.targets)
             raise ConfigError(f"unknown option {key!r} ({names})")
     return settings.updated(updates) if updates else settings
+
+
+def _only_targets(name: str, per_label: Mapping[str, Any], targets: Sequence[str]) -> None:
+    """Refuse a setting given for a label that is not among the targets (``""``: the rest)."""
+    stray = sorted(k for k in per_label if k and k not in targets)
+    if stray:
+        raise ConfigError(f"{name} is given for {', '.join(stray)}, which is not among the targets "
+                          f"({', '.join(targets)})")  # fmt: skip
 
 
 def _components(settings: Settings, label: str, detectors: bool) -> str:
@@ -343,10 +348,7 @@ def with_arguments(
             continue
         labels = top.get("targets", settings.targets)
         labels = [t.strip() for t in labels.split(",")] if isinstance(labels, str) else list(labels)
-        stray = sorted(k for k in value if k and k not in labels)
-        if stray:
-            raise ConfigError(f"{name} is given for {', '.join(stray)}, which is not among the targets "
-                              f"({', '.join(labels)})")  # fmt: skip
+        _only_targets(name, value, labels)
         for label, v in value.items():
             if label:
                 top.setdefault(label, {})[name] = v

@@ -61,9 +61,9 @@ class Anonymizer:
     """Finds what identifies people in frames and hides it.
 
     Built from `privis.config.Settings` (`settings`), with the keyword arguments laid
-    over them; anything left unset takes the defaults of the media: `image`, `process`,
-    `pdf` and `dicom` use the image defaults, `video`, `frames` and `stream` the video
-    ones (wider margins, crowd-only small-face passes, two workers; README, "Video").
+    over them; anything left unset takes the defaults of the media: `image` and `pages`
+    (PDF pages, DICOM frames) use the image defaults, `video`, `frames` and `stream` the
+    video ones (wider margins, crowd-only small-face passes, two workers; README, "Video").
 
     Parameters
     ----------

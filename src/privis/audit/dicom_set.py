@@ -99,35 +99,14 @@ def make_scan(index: int, rng: np.random.Generator) -> tuple[dict[str, Any], np.
 def write_dicom_set(out: Path, count: int = 60, seed: int = 0) -> list[dict[str, Any]]:
     """`count` DICOM files under `out` (modalities, depths and frame counts cycling through
     `KINDS`) and ``labels.csv``; returns its rows (file, kind, text, identifying, box)."""
-    import pydicom
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
-
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     for i in range(count):
         header, frame8, items = make_scan(i, rng)
         modality, bits, frames = KINDS[i % len(KINDS)]
-        allocated = 8 if bits == 8 else 16
-        pixels = frame8.astype(np.int64) * ((1 << bits) - 1) // 255
-        stack = np.stack([pixels] * frames).astype(np.uint8 if allocated == 8 else np.uint16)
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = pydicom.Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-        for key, value in header.items():
-            setattr(ds, key, value)
-        ds.Modality = modality
-        ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = *frame8.shape, 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = allocated, bits, bits - 1, 0
-        if frames > 1:
-            ds.NumberOfFrames = frames
-        ds.PixelData = (stack if frames > 1 else stack[0]).tobytes()
         name = f"scan_{i:03d}_{modality.lower()}_{bits}bit.dcm"
-        ds.save_as(out / name, enforce_file_format=True)
+        save_scan(out / name, frame8, header, modality=modality, bits=bits, frames=frames)
         for item in items:
             rows.append({"file": name, "kind": item["kind"], "text": item["text"],
                          "identifying": int(item["kind"] != "keep"), "box": item["box"]})  # fmt: skip
@@ -137,6 +116,34 @@ def write_dicom_set(out: Path, count: int = 60, seed: int = 0) -> list[dict[str,
         for r in rows:
             writer.writerow([r["file"], r["kind"], r["text"], r["identifying"], *r["box"]])
     return rows
+
+
+def save_scan(path: Path, frame8: np.ndarray, header: dict[str, Any], *, modality: str = "CT", bits: int = 12,
+              frames: int = 1) -> None:  # fmt: skip
+    """Write an 8-bit grey `frame8` as a MONOCHROME2 DICOM file at `bits` stored bits (8: one
+    byte a pixel), repeated over `frames`, with the `header` values (keyword: value)."""
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    allocated = 8 if bits == 8 else 16
+    pixels = frame8.astype(np.int64) * ((1 << bits) - 1) // 255
+    stack = np.stack([pixels] * frames).astype(np.uint8 if allocated == 8 else np.uint16)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    for key, value in header.items():
+        setattr(ds, key, value)
+    ds.Modality = modality
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = *frame8.shape, 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = allocated, bits, bits - 1, 0
+    if frames > 1:
+        ds.NumberOfFrames = frames
+    ds.PixelData = (stack if frames > 1 else stack[0]).tobytes()
+    ds.save_as(path, enforce_file_format=True)
 
 
 def ink_hidden(before: np.ndarray, after: np.ndarray, box: Sequence[float]) -> float:

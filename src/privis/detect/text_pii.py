@@ -108,7 +108,7 @@ class TextPiiDetector(Detector):
         if not words:
             return self._with_transcript(Regions.empty(), "")
         if self.text == "all":
-            return self._all_text(words, *frame.shape[:2])
+            return self._all_text(words, frame)
         text = words_text(words)
         # Offsets stay the same with newlines as spaces: entities may wrap onto the next line.
         found = find_entities(
@@ -119,40 +119,40 @@ class TextPiiDetector(Detector):
             min_score=self.threshold,
             phone_regions=self.phone_regions,
         )
+        extra = []
         if self.entities is None or "PERSON" in self.entities:  # names known by the line they stand on
             from privis.text.pii import context_names
 
-            found = _outermost([*found, *(e for e in context_names(text) if e.value not in self.allow)])
-        if self.terms and (self.entities is None or any(t.entity in self.entities for t in self.terms)):
+            extra += [e for e in context_names(text) if e.value not in self.allow]
+        known = [t for t in self.terms if self.entities is None or t.entity in self.entities]
+        if known:
             from privis.text.header_terms import find_terms
 
-            known = [t for t in self.terms if self.entities is None or t.entity in self.entities]
-            found = _outermost([*found, *find_terms(text, known)])
+            extra += find_terms(text, known)
+        if extra:
+            found = _outermost([*found, *extra])
         pairs = entity_boxes(words, found, text)
         transcript = pseudonymize(text, found, self.pseudonym_key) if self.pseudonym_key else ""
-        if not pairs:
-            return self._with_transcript(Regions.empty(), transcript)
-        h, w = frame.shape[:2]
-        boxes = np.array([b for _, b in pairs], np.float32) + np.array([-1, -1, 1, 1], np.float32) * self.pad
-        regions = Regions(
-            np.clip(boxes, 0, [w, h, w, h]),
-            label=["text"] * len(pairs),
-            score=[e.score for e, _ in pairs],
-            source=[self.name] * len(pairs),
-            data={"entity": np.array([e.type for e, _ in pairs], dtype=object)},
-        )
+        regions = self._regions([b for _, b in pairs], [e.score for e, _ in pairs], [e.type for e, _ in pairs], frame)
         return self._with_transcript(regions, transcript)
 
-    def _all_text(self, words: Sequence[Any], h: int, w: int) -> Regions:
+    def _all_text(self, words: Sequence[Any], frame: np.ndarray) -> Regions:
         """Every word but those `keep` matches, one region each (entity ``TEXT``)."""
         hidden = [wd for wd in words if wd.text.strip() and not any(k.fullmatch(wd.text.strip()) for k in self.keep)]
-        if not hidden:
-            return self._with_transcript(Regions.empty(), "")
-        boxes = np.array([wd.box for wd in hidden], np.float32) + np.array([-1, -1, 1, 1], np.float32) * self.pad
-        n = len(hidden)
-        regions = Regions(np.clip(boxes, 0, [w, h, w, h]), label=["text"] * n, score=[wd.score for wd in hidden],
-                          source=[self.name] * n, data={"entity": np.array(["TEXT"] * n, dtype=object)})  # fmt: skip
+        regions = self._regions([wd.box for wd in hidden], [wd.score for wd in hidden], ["TEXT"] * len(hidden), frame)
         return self._with_transcript(regions, "")
+
+    def _regions(
+        self, boxes: Sequence[Any], scores: Sequence[float], entities: Sequence[str], frame: np.ndarray
+    ) -> Regions:
+        """Text regions: `boxes` grown by the pad and clipped to `frame`, with their entity types."""
+        if not len(boxes):
+            return Regions.empty()
+        h, w = frame.shape[:2]
+        grown = np.array(boxes, np.float32) + np.array([-1, -1, 1, 1], np.float32) * self.pad
+        n = len(grown)
+        return Regions(np.clip(grown, 0, [w, h, w, h]), label=["text"] * n, score=list(scores),
+                       source=[self.name] * n, data={"entity": np.array(list(entities), dtype=object)})  # fmt: skip
 
     def _with_transcript(self, regions: Regions, transcript: str) -> Regions:
         if self.pseudonym_key:

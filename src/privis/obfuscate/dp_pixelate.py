@@ -143,7 +143,7 @@ class DPPixelate(Obfuscator):
         sums, counts = cell_sums(patch, self.cell)
         exact = sums.astype(np.int64)  # integers: uint pixels, or float ones on the level grid
         channels = exact.shape[2] if exact.ndim == 3 else 1
-        noisy = self._noisy(exact, channels * levels * self.m / self.epsilon)
+        noisy = self._noisy(exact, float(self.noise_scale(1, levels, channels)))  # a sum's scale: a 1-pixel mean's
         means = noisy / counts[..., None] * (peak / levels)
         return np.clip(means, 0.0, peak).astype(np.float32)
 

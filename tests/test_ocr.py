@@ -50,3 +50,32 @@ def test_merged_words_are_split_with_proportional_boxes():
     pieces = _split_spaces("ab cd", quad)
     assert [p for p, _ in pieces] == ["ab", "cd"]
     assert pieces[0][1] == (0.0, 10.0, 40.0, 30.0) and pieces[1][1] == (60.0, 10.0, 100.0, 30.0)
+
+
+def test_auto_reads_white_text_over_texture_with_pp_ocr_too():
+    """Tesseract reads nothing of a scan's white overlay over a photo's texture; PP-OCR does."""
+    skip_without_tesseract()
+    pytest.importorskip("rapidocr")
+    from PIL import Image, ImageDraw
+    from skimage import data
+
+    from privis.audit.dicom_set import _font
+
+    field = Image.fromarray((np.asarray(Image.fromarray(data.camera()).resize((640, 640))) * 0.55).astype(np.uint8))
+    draw = ImageDraw.Draw(field)
+    font = _font("DejaVuSerif.ttf", 18)
+    for j, line in enumerate(("OKAFOR, EMEKA", "DOB: 1972/04/19", "MRN: 00458823")):
+        draw.text((12, 12 + 27 * j), line, fill=255, font=font)
+    rgb = np.stack([np.asarray(field)] * 3, -1)
+    text = words_text(create_ocr("auto").read(rgb))
+    assert "OKAFOR" in text and "00458823" in text, text
+
+
+def test_merged_readings_keep_the_heavier_and_add_what_lies_outside_it():
+    from privis.text.ocr import merge_readings
+
+    a = [Word("KOWALSKI", (10, 10, 90, 24), 0.9, 0), Word("JAN", (96, 10, 126, 24), 0.9, 0)]
+    b = [Word("KOWALSK1", (10, 10, 90, 24), 0.5, 0), Word("[F]", (300, 10, 330, 24), 0.8, 0)]
+    merged = merge_readings(b, a)
+    assert [w.text for w in merged] == ["KOWALSKI", "JAN", "[F]"]
+    assert merged[2].line == 1  # after the first reading's lines

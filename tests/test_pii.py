@@ -34,6 +34,24 @@ def _types(text, **kw):
         ("kenteken 12-ABC-3", ("LICENSE_PLATE", "12-ABC-3")),
         ("matricula 1234 BCD", ("LICENSE_PLATE", "1234 BCD")),
         ("she lives in New York.", ("LOCATION", "New York")),
+        ("DOB 26-Sep-1940", ("DATE", "26-Sep-1940")),
+        ("scanned 2024/05/04", ("DATE", "2024/05/04")),
+        ("StudyDate 20240606", ("DATE", "20240606")),
+        ("Study06/20/2024", ("DATE", "06/20/2024")),
+        ("MRN 0042917", ("ID", "0042917")),
+        ("Patient ID: PX77310", ("ID", "PX77310")),
+        ("Acc# A2024-5512", ("ID", "A2024-5512")),
+        ("NGUYEN THI [F]", ("SEX", "[F]")),
+        ("Sex: M", ("SEX", "M")),
+        ("Age: 045Y", ("AGE", "045Y")),
+        ("KLINIKUM NORD", ("INSTITUTION", "KLINIKUM NORD")),
+        ("seen at Ospedale San Paolo", ("INSTITUTION", "Ospedale San Paolo")),
+        ("RIKSHOSPITALET", ("INSTITUTION", "RIKSHOSPITALET")),
+        ("ANKARA SEHIR HASTANEST", ("INSTITUTION", "ANKARA SEHIR HASTANEST")),  # one OCR error
+        ("ST ELSEWHERE", ("INSTITUTION", "ST ELSEWHERE")),
+        ("Ref: DR. OKAFOR", ("PERSON", "DR. OKAFOR")),
+        ("KOWALSKI JAN", ("PERSON", "KOWALSKI JAN")),  # surname first, in capitals
+        ("signed Smith, John", ("PERSON", "Smith, John")),
         ("flights from London daily", ("LOCATION", "London")),
     ],
 )
@@ -52,6 +70,9 @@ def test_each_recognizer_finds_its_entity(text, expected):
         "version 999.1.2.3 and 300.1.1.1",  # not IP addresses
         "order 12-34-56, ISO 9001, COVID-19, A4 paper, RTX-4090",  # not dates or plates
         "The quick brown fox jumps over the lazy dog; order 42 shipped in 3 days.",
+        "order 20241345, valid ID required, ID 12, size (mm), item 3(F), page 12 F, at 5 M",  # not IDs, dates, sexes
+        "She went to hospital; In Hospital; Smith John",  # no hospital named; surname first needs capitals or a comma
+        "DR CHEST PA and MR BRAIN W/O",  # modalities, not titles
     ],
 )
 def test_lookalikes_and_prose_are_not_entities(text):
@@ -128,6 +149,41 @@ def test_ordinary_prose_has_no_personal_data():
         "for their patience, and the meeting closed with a reminder to return borrowed books."
     )
     assert _types(prose) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("KOWALSKI, JAN\nID: PX77310", "KOWALSKI, JAN"),  # over its ID
+        ("OKONKWO CHIDI\nDOB 05/04/1973", "OKONKWO CHIDI"),
+        ("HAUGEN^INGRID\nBorn 1940-09-26", "HAUGEN^INGRID"),  # DICOM's caret
+        ("Chidi Okonkwo.\nD.O.B. 23.12.1937 [F]", "Chidi Okonkwo."),
+        ("MORALES GOMEZ\n07/22/1990 F", "MORALES GOMEZ"),  # a date and a sex letter end the line
+    ],
+)
+def test_a_name_over_or_under_a_line_that_says_whose_data_it_is(text, name):
+    from privis.text.pii import context_names
+
+    assert [e.value for e in context_names(text)] == [name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The Lung Fields Are Clear\nDOB 12.03.1985", "CHEST PA\nMRN 0042917", "Chest\nID: 7731", "Discharge:\nDOB 1985",
+     "Results of the Scan\nID 44120"],
+)  # fmt: skip
+def test_phrases_and_overlay_words_beside_a_label_are_not_names(text):
+    from privis.text.pii import context_names
+
+    assert context_names(text) == []
+
+
+def test_neighbours_are_the_given_lines_not_the_next_in_text_order():
+    from privis.text.pii import context_names
+
+    text = "KOWALSKI JAN\nCITY GENERAL HOSPITAL\nID: PX77310"  # name and ID stacked, the hospital across
+    assert context_names(text) == []
+    assert [e.value for e in context_names(text, {0: [2], 1: [], 2: [0]})] == ["KOWALSKI JAN"]
 
 
 # Patients of ten countries, as scanners and forms write them: surname first, capitals, no title.

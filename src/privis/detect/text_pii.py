@@ -109,10 +109,13 @@ class TextPiiDetector(Detector):
             return self._with_transcript(Regions.empty(), "")
         if self.text == "all":
             return self._all_text(words, frame)
+        from privis.text.layout import column_text, flowing_text, pieces, stacked
+
         text = words_text(words)
-        # Offsets stay the same with newlines as spaces: entities may wrap onto the next line.
+        parts = pieces(words)
+        columns = column_text(words, parts)  # the same offsets, a newline at each wide gap too
         found = find_entities(
-            text.replace("\n", " "),
+            flowing_text(words, parts),  # entities may wrap onto the next line, never across a wide gap
             self.entities,
             allow=self.allow,
             deny=self.deny,
@@ -120,15 +123,15 @@ class TextPiiDetector(Detector):
             phone_regions=self.phone_regions,
         )
         extra = []
-        if self.entities is None or "PERSON" in self.entities:  # names known by the line they stand on
+        if self.entities is None or "PERSON" in self.entities:  # names known by the lines they stand among
             from privis.text.pii import context_names
 
-            extra += [e for e in context_names(text) if e.value not in self.allow]
+            extra += [e for e in context_names(columns, stacked(parts)) if e.value not in self.allow]
         known = [t for t in self.terms if self.entities is None or t.entity in self.entities]
         if known:
             from privis.text.header_terms import find_terms
 
-            extra += find_terms(text, known)
+            extra += find_terms(columns, known)
         if extra:
             found = _outermost([*found, *extra])
         pairs = entity_boxes(words, found, text)
@@ -150,6 +153,12 @@ class TextPiiDetector(Detector):
             return Regions.empty()
         h, w = frame.shape[:2]
         grown = np.array(boxes, np.float32) + np.array([-1, -1, 1, 1], np.float32) * self.pad
+        # OCR boxes of one or two letters often miss part of a glyph (an M read 6 px wide):
+        # boxes narrower than twice their height grow by a quarter of it on each side.
+        tall = grown[:, 3] - grown[:, 1]
+        narrow = (grown[:, 2] - grown[:, 0]) < 2 * tall
+        grown[narrow, 0] -= 0.25 * tall[narrow]
+        grown[narrow, 2] += 0.25 * tall[narrow]
         n = len(grown)
         return Regions(np.clip(grown, 0, [w, h, w, h]), label=["text"] * n, score=list(scores),
                        source=[self.name] * n, data={"entity": np.array(list(entities), dtype=object)})  # fmt: skip

@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -154,6 +155,7 @@ _CONFUSABLE = str.maketrans({"o": "0", "i": "1", "l": "1", "|": "1", "s": "5", "
 
 
 def _norm(text: str) -> str:
-    """Case and OCR-confusable characters folded, the punctuation OCR puts around words dropped
-    (brackets kept: ``[F]``)."""
-    return text.casefold().strip(" .,;:'\"").translate(_CONFUSABLE)
+    """Case, accents (OCR often drops them: ``ÖZTÜRK`` read as ``OZTURK``) and OCR-confusable
+    characters folded, the punctuation OCR puts around words dropped (brackets kept: ``[F]``)."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return bare.casefold().strip(" .,;:'\"").translate(_CONFUSABLE)

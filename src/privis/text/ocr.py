@@ -227,21 +227,56 @@ def _split_spaces(text: str, quad: np.ndarray) -> list[tuple[str, tuple[float, f
 
 @register_ocr("auto")
 class AutoOcr(OcrEngine):
-    """Tesseract, and PP-OCR where Tesseract finds no word above `fallback_below`."""
+    """Tesseract, and PP-OCR where Tesseract finds no word above `fallback_below` or the
+    image is dark (light text on a dark field: a scan's overlay, an X-ray, a dark screen).
 
-    def __init__(self, *, fallback_below: float = 0.6, **options: Any) -> None:
-        self.fallback_below = float(fallback_below)
+    Tesseract reads documents best but often reads nothing of white text over anatomy or
+    other texture, which PP-OCR reads. On dark images both run: the reading with more
+    confident characters is kept, with the other's words that lie outside it added."""
+
+    def __init__(self, *, fallback_below: float = 0.6, dark_below: float = 96.0, **options: Any) -> None:
+        self.fallback_below, self.dark_below = float(fallback_below), float(dark_below)
         self._tesseract = TesseractOcr(**{k: v for k, v in options.items() if k in ("lang", "psm")})
         self._rapid: RapidOcr | None = None
 
     def read(self, rgb: np.ndarray) -> list[Word]:
         words = self._tesseract.read(rgb)
-        if any(w.score >= self.fallback_below and len(w.text) > 1 for w in words):
+        confident = any(w.score >= self.fallback_below and len(w.text) > 1 for w in words)
+        dark = float(np.median(rgb[::4, ::4])) < self.dark_below
+        if confident and not dark:
             return words
         if self._rapid is None:
             self._rapid = RapidOcr()
-        log.debug("tesseract found no confident word; trying PP-OCR")
-        return self._rapid.read(rgb)
+        log.debug("tesseract found no confident word or the image is dark; reading with PP-OCR too")
+        rapid = self._rapid.read(rgb)
+        if not confident:
+            return rapid
+        return merge_readings(words, rapid)
+
+
+def _weight(words: Sequence[Word]) -> float:
+    return sum(len(w.text) * w.score for w in words)
+
+
+def merge_readings(a: Sequence[Word], b: Sequence[Word]) -> list[Word]:
+    """Two engines' words for one image: the reading with more confident characters, then the
+    other's words that overlap none of its words (their lines numbered after its lines)."""
+    first, second = (a, b) if _weight(a) >= _weight(b) else (b, a)
+    if not first:
+        return list(second)
+
+    def outside(w: Word) -> bool:
+        x1, y1, x2, y2 = w.box
+        area = max((x2 - x1) * (y2 - y1), 1.0)
+        for v in first:
+            ix = min(x2, v.box[2]) - max(x1, v.box[0])
+            iy = min(y2, v.box[3]) - max(y1, v.box[1])
+            if ix > 0 and iy > 0 and ix * iy > 0.2 * area:
+                return False
+        return True
+
+    shift = max(w.line for w in first) + 1
+    return [*first, *(Word(w.text, w.box, w.score, w.line + shift) for w in second if outside(w))]
 
 
 def words_text(words: Sequence[Word]) -> str:

@@ -164,10 +164,13 @@ _regex(
     _ip_ok,
 )
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+# Numeric forms may touch a word, as OCR joins them ("Study06/20/2024"); named months may not.
 _regex(
     "DATE",
-    rf"\b(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}"
-    rf"|\d{{1,2}} {_MONTHS},? \d{{4}}|{_MONTHS} \d{{1,2}},? \d{{4}})\b",
+    rf"(?<!\d)(?:\d{{4}}([-./])\d{{1,2}}\1\d{{1,2}}|\d{{1,2}}([./-])\d{{1,2}}\2\d{{2,4}}"
+    # DICOM's own form, YYYYMMDD, as viewers often print it: a valid date in 1900-2099.
+    r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?!\d)"
+    rf"|\b(?:\d{{1,2}}[ -]?{_MONTHS}[ ,-]?\s?\d{{4}}|{_MONTHS} \d{{1,2}},? \d{{4}})\b",
     0.6,
     date_ok,
     flags=re.IGNORECASE,
@@ -186,6 +189,105 @@ _PLATES = (
     r"[A-Z]{2} ?\d{3} ?[A-Z]{2}",  # IT
 )
 _regex("LICENSE_PLATE", r"\b(?:" + "|".join(_PLATES) + r")\b", 0.6)
+
+# --- what scans and patient records label -------------------------------------------------
+
+# A record number after its label ("MRN 0042917", "Patient ID: PX77310", "Acc# A-2231"):
+# only the value is the entity; it must hold a digit and be three characters or more.
+_ID_LABEL = (
+    r"(?i:\b(?:MRN|PID|NHS(?:\s?No\.?)?|Pat(?:ient)?\.?\s?(?:ID|No\.?|Nr\.?)|ID|Acc(?:ession)?\.?\s?(?:No\.?|#)?"
+    r"|(?:Case|Chart|Record)\s?(?:No\.?|#)))"
+)
+_ID_VALUE = re.compile(_ID_LABEL + r"\s*[:#.]?\s*(?P<v>[A-Z]{0,4}-?\d[0-9A-Z/-]{2,}(?: \d{3,})*)\b")
+
+
+@recognizer("ID")
+def find_record_ids(text: str) -> Iterable[Entity]:
+    """Record numbers (patient ID, MRN, accession, NHS number) after the label that names them."""
+    for m in _ID_VALUE.finditer(text):
+        yield Entity("ID", m.start("v"), m.end("v"), 0.85, m.group("v"))
+
+
+# A sex marker as overlays print it ("[F]", "(M)"; OCR may read "]" as "I"), or after its label.
+_SEX = re.compile(
+    r"(?<!\w)[\[(][a-z]?[MFOX](?:[\])]|[I|l1](?!\w))|(?i:\b(?:sex|gender)\s*[:=]?\s*)(?P<v>male|female|[MFOX])\b"
+    r"|(?:(?<=\d{4})|(?<=[-./]\d\d)|(?<=\dY)) (?P<w>[MF])(?=[ ]*(?:[\n|]|$))"  # after a date or age, ending the line
+)
+
+
+@recognizer("SEX")
+def find_sex(text: str) -> Iterable[Entity]:
+    """Sex markers: ``[F]``, ``(M)``, or the value after ``Sex:``."""
+    for m in _SEX.finditer(text):
+        group = "v" if m.group("v") else "w" if m.group("w") else 0
+        start, end = m.start(group), m.end(group)
+        yield Entity("SEX", start, end, 0.8, text[start:end])
+
+
+# An age after its label ("Age: 45", "AGE 045Y") or in DICOM's form (045Y, 012M).
+_AGE = re.compile(r"(?i:\bage\s*[:=]?\s*)(?P<v>\d{1,3}\s?(?:[YMWD]|yrs?|years)?)\b|\b(?P<dicom>\d{3}[YMWD])\b")
+
+
+@recognizer("AGE")
+def find_ages(text: str) -> Iterable[Entity]:
+    """Ages: after ``Age`` or in DICOM's three digits and a unit (``045Y``)."""
+    for m in _AGE.finditer(text):
+        group = "v" if m.group("v") else "dicom"
+        yield Entity("AGE", m.start(group), m.end(group), 0.7, m.group(group))
+
+
+# Words that make a run of capitalized words an institution, in the languages of its users.
+_INSTITUTION_WORD = re.compile(
+    r"(?i:.*(?:hospital|klinik|clinic|sykehus|sjukhus|krankenhaus|ziekenhuis|szpital)\w*|cl[ií]nica|clinique"
+    r"|h[oô]pital|ospedale|infirmary|hastanesi|policlinico|poliklinik|sanatorium)"
+)
+_INSTITUTION_RUN = re.compile(
+    r"(?:[A-ZÀ-Þ][\wÀ-ÿ'’.-]*)(?:[ ](?:[A-ZÀ-Þ][\wÀ-ÿ'’.-]*|of|de|di|la|le|del|der|des|du|y|and|&)){0,5}"
+)
+_SAINT_CAPS = re.compile(r"\b(?:ST\.?|SAINT|SANKT|SAN|SANTA)[ -][A-Z][A-Z'’-]+(?: [A-Z][A-Z'’-]+)*\b")
+_KEYWORDS = ("hospital", "klinikum", "clinic", "clinica", "clinique", "hopital", "ospedale", "szpital", "infirmary",
+             "hastanesi", "krankenhaus", "ziekenhuis", "sykehus", "sjukhus", "policlinico", "poliklinik")  # fmt: skip
+
+
+def _institution_word(word: str) -> bool:
+    """Whether `word` says "hospital" or "clinic" in one of its users' languages, alone or
+    in a compound (``Rikshospitalet``), up to one OCR error in a word of seven letters or more."""
+    if _INSTITUTION_WORD.fullmatch(word):
+        return True
+    if len(word) < 7:
+        return False
+    from rapidfuzz.distance import Levenshtein
+
+    low = word.lower()
+    return any(Levenshtein.distance(low, k, score_cutoff=1) <= 1 for k in _KEYWORDS if len(k) >= 7)
+
+
+_LEADING = frozenset("The A An This That Our Their His Her At In To From For".split())
+_MEDICAL_CENTER = re.compile(r"(?i:medical|health|imaging)\s(?i:center|centre)")
+
+
+@recognizer("INSTITUTION")
+def find_institutions(text: str) -> Iterable[Entity]:
+    """Hospitals and clinics by name: a run of capitalized words holding a word such as
+    Hospital, Klinikum, Ospedale or Medical Center (a lone "Hospital" is not a name), or an
+    all-capitals saint's name as scanners print it (``ST ELSEWHERE``)."""
+    for m in _INSTITUTION_RUN.finditer(text):
+        words = m.group(0).split()
+        while words and words[-1].islower():
+            words.pop()
+        while words and words[0] in _LEADING:
+            words.pop(0)
+        if not words or not (any(_institution_word(w.strip(".,")) for w in words)
+                             or _MEDICAL_CENTER.search(" ".join(words))):  # fmt: skip
+            continue
+        if len(words) == 1 and len(words[0]) <= 9:  # "Hospital" alone names none; "Rikshospitalet" does
+            continue
+        start = m.start() + m.group(0).index(words[0])
+        end = start + len(" ".join(words))
+        yield Entity("INSTITUTION", start, end, 0.82, text[start:end])
+    for m in _SAINT_CAPS.finditer(text):
+        yield Entity("INSTITUTION", m.start(), m.end(), 0.65, m.group(0))
+
 
 # Numbers with a +country prefix are found whatever the regions; national formats only for
 # these. Each added region's national format turns more ID and order numbers into "phones".
@@ -209,7 +311,8 @@ def find_phones(text: str, regions: Sequence[str] = PHONE_REGIONS) -> Iterable[E
 
 # --- person names ---------------------------------------------------------------------------
 
-_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?"
+# Titles; in capitals only with their dot, since MR, DR and MS are also modalities and diseases.
+_TITLE = r"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?|(?:MR|MRS|MS|DR|PROF)\.)"
 _CAP = r"[A-Z][a-z]*(?:[-'][A-Z][a-z]+)+|[A-Z][a-z]+|[A-Z]{2,}"
 _NAME_RUN = re.compile(rf"\b(?:{_TITLE}\s+)?(?:{_CAP})(?:\s+(?:[A-Z]\.|{_CAP})){{0,3}}\b")
 
@@ -237,10 +340,15 @@ def _surname(token: str, last: frozenset[str]) -> bool:
     return name in last or all(part in last for part in name.split("-"))  # Garcia-Lopez
 
 
+# Surname first, as registers and scanners write names: "KOWALSKI JAN" or "Smith, John".
+_SURNAME_FIRST = re.compile(rf"\b({_CAP})(,?)\s+({_CAP})\b")
+
+
 @recognizer("PERSON")
 def find_people(text: str) -> Iterable[Entity]:
     """Person names: a census first name followed by a census surname (middle names and
-    initials allowed), or a title such as Dr or Mrs followed by capitalized words."""
+    initials allowed), the reverse in capitals or with a comma (``SMITH JOHN``, ``Smith,
+    John``), or a title such as Dr or Mrs followed by capitalized words."""
     first, last = name_lists()
     for m in _NAME_RUN.finditer(text):
         tokens = list(re.finditer(r"\S+", m.group(0)))
@@ -257,37 +365,73 @@ def find_people(text: str) -> Iterable[Entity]:
                 start, end = m.start() + tokens[i].start(), m.start() + tokens[ends[0]].end()
                 yield Entity("PERSON", start, end, 0.8, text[start:end])
                 break
+    for m in _SURNAME_FIRST.finditer(text):
+        family, comma, given = m.groups()
+        if (comma or (family.isupper() and given.isupper())) and _surname(family, last) and given.upper() in first:
+            yield Entity("PERSON", m.start(), m.end(), 0.75, m.group(0))
 
 
 # A line that says whose data it holds: a date of birth, sex, age or ID, as a label ("Sex:",
-# "DOB", "MRN", "[F]"), not as a word of prose ("the patient's age").
+# "DOB", "MRN", "[F]", "Born 12.03.1985"), not as a word of prose ("the patient's age").
 _CUE = re.compile(
-    r"\b(?:D\.?O\.?B\b\.?|MRN\b)|\b(?:birth|born|sex|gender|age|ID|patient|pat|name)\s*[:#]|[\[(][MFO][\])]",
+    r"\b(?:D\.?O\.?B\b\.?|MRN\b|PID\b)|\b(?:birth|born|sex|gender|age|ID|patient|pat|name)\s*[:#]"
+    r"|\b(?:born|birth|ID)\s+[A-Z]{0,3}\d|(?<!\w)[\[(][a-z]?[MFO][\])]|(?:\d{4}|[-./]\d\d|\dY) [MF]\s*$",
     re.IGNORECASE,
 )
 _CAPITALIZED = re.compile(r"[A-ZÀ-ÖØ-Þ][A-Za-zÀ-ÖØ-öø-ÿ'’-]+")
 # Capitalized words of medical overlays and forms that are not names.
 _OVERLAY_WORDS = frozenset(
-    "DOB SEX AGE ID MRN NAME PATIENT PAT DATE TIME BIRTH BORN GENDER STUDY SERIES IMAGE IMG ACC ACCESSION "
+    "DOB SEX AGE ID PID MRN NAME PATIENT PAT DATE TIME BIRTH BORN GENDER STUDY SERIES IMAGE IMG ACC ACCESSION "
     "HOSPITAL CLINIC WARD DR MR MRS MS MISS PROF KV KVP MAS MA MM CM HU CT MRI MR XR DX CR US AP PA LAT LEFT "
-    "RIGHT AX SAG COR FEMALE MALE OTHER YES NO REF PHYS PHYSICIAN REFERRING OPERATOR SCAN EXAM".split()
+    "RIGHT AX SAG COR FEMALE MALE OTHER YES NO REF PHYS PHYSICIAN REFERRING OPERATOR SCAN EXAM "
+    "CHEST ABDOMEN PELVIS HEAD NECK BRAIN SKULL SPINE KNEE HIP HAND FOOT WRIST ANKLE SHOULDER THORAX LUNG LUNGS "
+    "PORTABLE SUPINE ERECT UPRIGHT PRONE CONTRAST AXIAL CORONAL SAGITTAL SLICE WINDOW LEVEL VIEW FRONTAL LATERAL "
+    "ORAL PRE POST FINDINGS IMPRESSION REPORT SUMMARY".split()
 )
+# Words that start or join ordinary phrases, never a name of one to four words.
+_PHRASE_WORDS = frozenset("the a an of and or for with to in on at by from is are was no not all".split())
 
 
-def context_names(text: str) -> list[Entity]:
-    """Names known only by where they stand: on a line that says whose data it holds (a date of
-    birth, sex, age or an ID label), each run of capitalized words that are not that label
-    or other overlay vocabulary is taken as a name, whatever its origin (``NGUYEN THI [F]``).
+def _name_only(line: str) -> bool:
+    """A line that can only be a name: one to four capitalized words (surname-first
+    ``NGUYEN, THI`` and DICOM's ``NGUYEN^THI`` included), no digits, no label, no overlay
+    vocabulary, and in capitals or of two words or more."""
+    if any(c.isdigit() for c in line) or line.rstrip().endswith(":"):
+        return False
+    words = [w.strip(".") for w in re.split(r"[\s,;^*~_\"“”«»]+", line.strip()) if w.strip(".")]
+    if not 1 <= len(words) <= 4:
+        return False
+    for word in words:
+        if not (_CAPITALIZED.fullmatch(word) or re.fullmatch(r"[A-Z]\.?", word)):
+            return False
+        if word.upper().strip(".") in _OVERLAY_WORDS or word.lower() in _PHRASE_WORDS:
+            return False
+    return (len(words) >= 2 and any(len(w) > 2 for w in words)) or (len(words[0]) > 2 and words[0].isupper())
 
-    Newlines in `text` separate lines; prose without such a label is left alone.
+
+def context_names(text: str, neighbours: dict[int, list[int]] | None = None) -> list[Entity]:
+    """Names known only by where they stand, whatever their origin (``NGUYEN THI [F]``).
+
+    On a line that says whose data it holds (a date of birth, sex, age or an ID label), each
+    run of capitalized words that are not that label or other overlay vocabulary is a name.
+    A line next to such a line that can only be a name (``KOWALSKI, JAN`` over ``DOB ...``)
+    is one too. Newlines in `text` separate lines; `neighbours` maps a line's index to the
+    lines beside it (default: the lines before and after it; `privis.text.layout.stacked`
+    gives them for OCR pieces). Prose without such a label is left alone.
 
     >>> [e.value for e in context_names("WOJCIK AGNIESZKA  DOB 12.03.1985\\nThe Lung Fields Are Clear")]
     ['WOJCIK AGNIESZKA']
+    >>> [e.value for e in context_names("KOWALSKI, JAN\\nID: PX77310")]
+    ['KOWALSKI, JAN']
     """
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    cues = [bool(_CUE.search(line)) for line in lines]
     found: list[Entity] = []
-    at = 0
-    for line in text.split("\n"):
-        if _CUE.search(line):
+    for i, (line, at) in enumerate(zip(lines, starts, strict=True)):
+        if cues[i]:
             run: list[re.Match[str]] = []
             for token in [*re.finditer(r"\S+", line), None]:
                 word = token.group(0).strip(".,:;") if token is not None else ""
@@ -298,7 +442,12 @@ def context_names(text: str) -> list[Entity]:
                     start, end = at + run[0].start(), at + run[-1].end()
                     found.append(Entity("PERSON", start, end, 0.7, text[start:end]))
                     run = []
-        at += len(line) + 1
+            continue
+        beside = neighbours.get(i, []) if neighbours is not None else [j for j in (i - 1, i + 1) if 0 <= j < len(lines)]
+        if any(cues[j] for j in beside) and _name_only(line):
+            start = at + len(line) - len(line.lstrip())
+            end = at + len(line.rstrip())
+            found.append(Entity("PERSON", start, end, 0.65, text[start:end]))
     return found
 
 

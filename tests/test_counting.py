@@ -66,6 +66,53 @@ def test_passing_beside_the_line_segment_is_not_a_crossing():
     assert totals(counter)["lines"]["door"] == {"forward": 0, "backward": 0}
 
 
+SIZE = (432, 768)  # the frame's (height, width)
+
+
+def track_boxes(counter, track, boxes, t0=0.0, dt=0.1):
+    """Feed one track's seen boxes a frame apart, then frames without it until it is gone."""
+    for k, box in enumerate(boxes):
+        counter.update(t0 + k * dt, Regions([box], label=["person"], track_id=[track]), SIZE)
+    counter.update(t0 + len(boxes) * dt, Regions.empty(), SIZE)
+
+
+def test_a_person_leaving_through_the_edge_is_carried_over_the_lines_near_it():
+    # Walking right at 200 px/s; the box is cut by the right edge and lost with its centre at 670.
+    boxes = [[x, 100, min(x + 120, 768), 400] for x in range(500, 580, 20)] + [[580, 100, 768, 400]]
+    for size, expected in ((SIZE, 1), (None, 0)):
+        counter = counter_for("near=700,0,700,432", "far=760,0,760,432")
+        for k, box in enumerate(boxes):
+            counter.update(k * 0.1, Regions([box], label=["person"], track_id=[1]), size)
+        counter.update(1.0, Regions.empty(), size)
+        lines = totals(counter)["lines"]
+        assert lines["near"] == {"forward": expected, "backward": 0}
+        assert lines["far"] == {"forward": expected, "backward": 0}  # the centre goes out to the edge
+
+
+def test_a_person_coming_into_view_is_carried_back_over_the_lines_behind_them():
+    # Comes in at the bottom edge moving up and right; first seen with its centre at 250.
+    boxes = [[200 + 20 * k, 330 - 30 * k, 300 + 20 * k, 432] for k in range(8)]
+    counter = counter_for("x200=200,0,200,432", "x240=240,0,240,432", "x320=320,0,320,432")
+    track_boxes(counter, 1, boxes)
+    lines = totals(counter)["lines"]
+    assert lines["x200"] == {"forward": 1, "backward": 0} and lines["x240"] == {"forward": 1, "backward": 0}
+    assert lines["x320"] == {"forward": 1, "backward": 0}  # crossed in view, counted once
+
+
+def test_no_carry_for_a_track_that_starts_or_ends_inside_the_frame():
+    boxes = [[200 + 20 * k, 100, 300 + 20 * k, 300] for k in range(8)]  # centre 250 -> 390, away from edges
+    counter = counter_for("x220=220,0,220,432", "x420=420,0,420,432")
+    track_boxes(counter, 1, boxes)
+    assert totals(counter)["lines"] == {"x220": {"forward": 0, "backward": 0}, "x420": {"forward": 0, "backward": 0}}
+
+
+def test_a_crossing_seen_in_view_is_not_counted_again_on_the_way_out():
+    boxes = [[600 + 20 * k, 100, min(720 + 20 * k, 768), 400] for k in range(7)]  # centre 660 -> 714, then cut
+    counter = counter_for("x680=680,0,680,432")
+    track_boxes(counter, 1, boxes)
+    assert totals(counter)["lines"]["x680"] == {"forward": 1, "backward": 0}
+
+
 def test_zone_occupancy_entries_and_dwell():
     counter = counter_for(zones=["till=0,0,100,0,100,100,0,100"])
     for t in range(10):  # track 1 inside from t=0 to t=5; track 2 inside t=3..9

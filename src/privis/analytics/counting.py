@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,51 @@ import numpy as np
 from privis.errors import PrivisError
 from privis.regions import Regions
 
+log = logging.getLogger(__name__)
 ANCHORS = ("bottom", "center")
+MOTION_BOXES = 5  # seen boxes that give a track's motion as it comes into view or leaves it
+EDGE_SHARE = 0.02  # a box this close to the frame's side (share of its length) touches it
+
+
+def _touches(box: np.ndarray, size: tuple[int, int]) -> bool:
+    """Whether `box` touches the edge of a frame of (height, width) `size`."""
+    h, w = size
+    mx, my = EDGE_SHARE * w, EDGE_SHARE * h
+    return bool(box[0] <= mx or box[1] <= my or box[2] >= w - mx or box[3] >= h - my)
+
+
+def _time_to_leave(box: np.ndarray, velocity: np.ndarray, size: tuple[int, int], limit: float) -> float | None:
+    """Seconds until `box`, moving at `velocity` (px/s of x1, y1, x2, y2), is out of the frame
+    by an edge it touches; None when it does not move towards one. At most `limit`."""
+    h, w = size
+    mx, my = EDGE_SHARE * w, EDGE_SHARE * h
+    times = []
+    if box[0] <= mx and velocity[2] < 0:
+        times.append(box[2] / -velocity[2])
+    if box[2] >= w - mx and velocity[0] > 0:
+        times.append((w - box[0]) / velocity[0])
+    if box[1] <= my and velocity[3] < 0:
+        times.append(box[3] / -velocity[3])
+    if box[3] >= h - my and velocity[1] > 0:
+        times.append((h - box[1]) / velocity[1])
+    return min(min(times), limit) if times else None
+
+
+@dataclass
+class _Path:
+    """A track's first seen boxes and its latest ones, each with its time."""
+
+    first: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    last: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    entered: bool = False
+
+    def add(self, seconds: float, box: np.ndarray) -> None:
+        if len(self.first) < MOTION_BOXES:
+            self.first.append((seconds, box))
+        self.last = [*self.last[1 - MOTION_BOXES :], (seconds, box)]
+
+    def edge_at_end(self, size: tuple[int, int]) -> bool:
+        return bool(self.last) and _touches(self.last[-1][1], size)
 
 
 @dataclass(frozen=True)
@@ -109,6 +154,12 @@ class CountConfig:
     hysteresis : float, default 10
         Pixels a person must move beyond a line before a crossing counts, so that
         someone standing on it is not counted back and forth.
+    edge_seconds : float, default 2
+        A track that starts or ends at the frame's edge came from or went out of view:
+        its motion over its first or last seen boxes is carried back to where it came in,
+        or on to where it leaves, for at most this many seconds, and the lines on that
+        path count as crossed (the detector finds a person some frames after the head
+        enters, and loses them before the feet leave). 0 turns it off.
     """
 
     lines: tuple[Line, ...] = ()
@@ -116,6 +167,7 @@ class CountConfig:
     bucket_seconds: float = 60.0
     anchor: str = "bottom"
     hysteresis: float = 10.0
+    edge_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         if not self.lines and not self.zones:
@@ -129,6 +181,8 @@ class CountConfig:
             raise PrivisError(f"anchor must be one of {ANCHORS}, got {self.anchor!r}")
         if self.hysteresis < 0:
             raise PrivisError(f"hysteresis must be >= 0, got {self.hysteresis}")
+        if self.edge_seconds < 0:
+            raise PrivisError(f"edge_seconds must be >= 0, got {self.edge_seconds}")
 
 
 def _numbers(text: str, what: str) -> tuple[str | None, list[float]]:
@@ -294,10 +348,14 @@ class PeopleCounter:
         self._side: dict[tuple[int, str], int] = {}  # (track, line) -> last definite side, -1 or +1
         self._inside: dict[tuple[int, str], float] = {}  # (track, zone) -> time it entered
         self._last_seen: dict[int, float] = {}
+        self._paths: dict[int, _Path] = {}  # track -> its first and last seen boxes
         self.frames = 0
 
-    def update(self, seconds: float, regions: Regions) -> list[Bucket]:
-        """Take one frame's tracked regions at stream time `seconds`; returns the buckets it completed."""
+    def update(self, seconds: float, regions: Regions, size: tuple[int, int] | None = None) -> list[Bucket]:
+        """Take one frame's tracked regions at stream time `seconds`; returns the buckets it completed.
+
+        `size` is the frame's (height, width): with it, tracks that start or end at its edge
+        are carried in from or out to it (`CountConfig.edge_seconds`)."""
         done = self._roll(seconds)
         bucket = self._bucket
         assert bucket is not None
@@ -309,6 +367,8 @@ class PeopleCounter:
         points = self._anchors(people)
         for line in self.config.lines:
             self._cross(line, ids[seen], points[seen], bucket)
+        if size is not None and self.config.edge_seconds > 0 and self.config.lines:
+            self._follow(seconds, ids[seen], people.xyxy[seen] if len(people) else np.zeros((0, 4)), size, bucket)
         present_ids = {int(i) for i in ids}
         for zone in self.config.zones:
             inside = zone.contains(points) if len(points) else np.zeros(0, bool)
@@ -325,7 +385,10 @@ class PeopleCounter:
         for track in present_ids:
             self._last_seen[track] = seconds
         gone = set(self._last_seen) - present_ids
-        for track in gone:  # the tracker gave up on it: forget its line sides
+        for track in gone:  # the tracker gave up on it: carry it out of view, forget its line sides
+            path = self._paths.pop(track, None)
+            if path is not None and size is not None and path.edge_at_end(size):
+                self._carry(track, path.last, 1.0, size, bucket)
             del self._last_seen[track]
             for line in self.config.lines:
                 self._side.pop((track, line.name), None)
@@ -367,6 +430,63 @@ class PeopleCounter:
             bucket.entries[zone.name] = set()
             bucket.dwells[zone.name] = []
         return bucket
+
+    def _follow(
+        self, seconds: float, ids: np.ndarray, boxes: np.ndarray, size: tuple[int, int], bucket: Bucket
+    ) -> None:
+        """Record each seen track's box; once a track born at the edge has enough boxes to
+        give its motion, carry it back to where it came into view."""
+        for track, box in zip(ids.tolist(), boxes, strict=True):
+            path = self._paths.setdefault(int(track), _Path())
+            path.add(seconds, np.asarray(box, float))
+            if not path.entered and len(path.first) == MOTION_BOXES:
+                path.entered = True
+                if _touches(path.first[0][1], size):
+                    self._carry(int(track), path.first, -1.0, size, bucket)
+
+    def _carry(self, track: int, boxes: Sequence[tuple[float, np.ndarray]], sense: float, size: tuple[int, int],
+               bucket: Bucket) -> None:  # fmt: skip
+        """Count the lines crossed on the way between the frame's edge and the end of `boxes`
+        (their start when `sense` is -1, back in time; their end when +1), moving as they move."""
+        if len(boxes) < 2:
+            return
+        times = np.array([t for t, _ in boxes])
+        coords = np.stack([b for _, b in boxes])
+        if times[-1] - times[0] <= 0:
+            return
+        velocity = np.polyfit(times - times[0], coords, 1)[0] * sense  # px / s, in the direction of travel
+        box = coords[0] if sense < 0 else coords[-1]
+        dt = _time_to_leave(box, velocity, size, self.config.edge_seconds)
+        if dt is None:
+            return
+        edge = self._anchor_of(box + velocity * dt)
+        h = self.config.hysteresis
+        for line in self.config.lines:
+            d_edge = float(line.signed_distance(edge[None])[0])
+            if abs(d_edge) < h:
+                continue
+            # the side the track was seen on: its first definite side coming in, its last going out
+            seen_at = [self._anchor_of(b) for _, b in boxes]
+            if sense > 0:
+                side = self._side.get((track, line.name))
+            else:
+                sides = [d for d in line.signed_distance(np.stack(seen_at)) if abs(d) >= h]
+                side = (1 if sides[0] > 0 else -1) if sides else None
+            if side is None or side == (1 if d_edge > 0 else -1):
+                continue
+            near = seen_at[0] if sense < 0 else seen_at[-1]
+            d_near = float(line.signed_distance(near[None])[0])
+            t = d_edge / (d_edge - d_near) if d_edge != d_near else 0.0  # where the path meets the line
+            if not -h <= line.along((edge + t * (near - edge))[None])[0] <= line.length + h:
+                continue
+            after = side if sense < 0 else (1 if d_edge > 0 else -1)  # the side it crossed to
+            per_track = bucket.crossings[line.name]["forward" if after > 0 else "backward"]
+            per_track[track] = per_track.get(track, 0) + 1
+        log.debug("track %d carried %s the edge: %.2f s to %s", track, "from" if sense < 0 else "to", dt, edge.round())
+
+    def _anchor_of(self, box: np.ndarray) -> np.ndarray:
+        y = box[3] if self.config.anchor == "bottom" else (box[1] + box[3]) / 2
+        return np.array([(box[0] + box[2]) / 2, y], float)
 
     def _anchors(self, people: Regions) -> np.ndarray:
         if not len(people):

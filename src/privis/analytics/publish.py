@@ -93,10 +93,10 @@ class CountPublisher:
             )  # fmt: skip
         return cls(config, sinks, releaser=releaser, source=source)
 
-    def observe(self, seconds: float, regions: Regions) -> None:
-        """One frame's tracked regions at stream time `seconds`."""
+    def observe(self, seconds: float, regions: Regions, size: tuple[int, int] | None = None) -> None:
+        """One frame's tracked regions at stream time `seconds`, in a frame of (height, width) `size`."""
         self._last_seconds = seconds
-        for bucket in self.counter.update(seconds, regions):
+        for bucket in self.counter.update(seconds, regions, size):
             self._publish(bucket)
 
     def close(self) -> dict[str, Any]:
@@ -164,7 +164,7 @@ def run_counting(anonymizer: Any, source: str, publisher: CountPublisher, **stre
     try:
         report = anonymizer.stream(
             source,
-            observe=lambda frame, regions: publisher.observe(frame.seconds, regions),
+            observe=lambda frame, regions: publisher.observe(frame.seconds, regions, frame.rgb.shape[:2]),
             overlay=lambda rgb: draw_counting(rgb, publisher.config),
             **stream,
         )

@@ -15,6 +15,7 @@ METHODS = {
     "pixelate": {},
     "fill": {"color": (255, 0, 255)},
     "dp-pixelate": {"epsilon": 0.5, "seed": 1},
+    "remove": {"grow": 0},
 }
 
 

@@ -221,6 +221,10 @@ class Anonymizer:
             out |= obfuscator.mask(group, height, width)
         return out
 
+    def _distinct_obfuscators(self) -> list[Obfuscator]:
+        """Each obfuscator once, though several labels may share one."""
+        return list({id(o): o for o in [self.obfuscator, *self.obfuscators.values()]}.values())
+
     def _by_method(self, regions: Regions) -> Iterator[tuple[Obfuscator, Regions]]:
         """Each label's obfuscator with its rows (labels that are not targets: the first target's)."""
         if not len(regions):
@@ -300,7 +304,7 @@ class Anonymizer:
         tracker = Tracker(linger=self.linger)
         pending: deque[_Pending] = deque()
         ahead = self.lookahead if lookahead is None else lookahead
-        for obfuscator in self.obfuscators.values():
+        for obfuscator in self._distinct_obfuscators():
             obfuscator.start_video()
         seen, failures = 0, []
         try:
@@ -325,6 +329,8 @@ class Anonymizer:
                 raise RuntimeFailure(f"detection failed on all {seen} frames ({failures[0]}); nothing written")
         finally:  # also when a stream is stopped: what each track cost goes on record
             self._record_ledger(name)
+            for obfuscator in self._distinct_obfuscators():
+                obfuscator.end_video()
 
     def _record_ledger(self, name: str) -> None:
         """One audit event per track the obfuscator accounted for (DP-Pix: ε spent)."""
@@ -390,6 +396,10 @@ class Anonymizer:
                 )
             self._counts.frames_failed += 1
             return frame, np.zeros_like(frame.rgb)
+        h, w = frame.rgb.shape[:2]
+        shown = self.policy.apply(regions, h, w) if len(regions) else regions
+        for obfuscator in self._distinct_obfuscators():  # methods that learn the scene see every frame
+            obfuscator.observe(frame.rgb, shown)
         out = self.hide(frame.rgb, regions)
         self.record(regions, name, frame=frame.index, pts=frame.seconds)
         self._counts.regions_hidden += len(regions)

@@ -17,6 +17,7 @@ from privis.obfuscate import blur as _blur  # noqa: F401  (each import registers
 from privis.obfuscate import dp_pixelate as _dp_pixelate  # noqa: F401
 from privis.obfuscate import fill as _fill  # noqa: F401
 from privis.obfuscate import pixelate as _pixelate  # noqa: F401
+from privis.obfuscate import remove as _remove  # noqa: F401
 from privis.obfuscate.base import (
     OBFUSCATORS,
     SHAPES,
@@ -45,7 +46,7 @@ def obfuscate(image: np.ndarray, method: str, **params: Any) -> np.ndarray:
     ----------
     image : ndarray, shape (H, W) or (H, W, C)
         Any integer or float dtype; the result has the same shape and dtype.
-    method : {'blur', 'pixelate', 'fill', 'dp-pixelate'} or a registered name
+    method : {'blur', 'pixelate', 'fill', 'dp-pixelate', 'remove'} or a registered name
     **params
         The method's options, e.g. ``cell=16`` or ``epsilon=0.1, cell=16, m=16``.
 

@@ -71,6 +71,15 @@ class Obfuscator(ABC):
         """Forget per-track state: a new video or stream begins (track ids start again)."""
         return None  # obfuscators without per-track state have nothing to forget
 
+    def end_video(self) -> None:
+        """The video or stream ended (or stopped): drop anything learned from its frames."""
+        return None
+
+    def observe(self, frame: np.ndarray, regions: Regions) -> None:
+        """See a video frame, in order, with all the regions hidden in it, before `apply`
+        (`remove` learns the scene behind people from it); most methods need nothing."""
+        return None
+
     def track_ledger(self) -> dict[int, dict[str, Any]]:
         """Per track: what the obfuscator spent on it (e.g. DP-Pix's ε), for the audit log."""
         return {}

@@ -130,6 +130,13 @@ def test_zone_occupancy_entries_and_dwell():
     assert zone["mean_occupancy"] == pytest.approx((4 * 1 + 3 * 2 + 3 * 1) / 10)
 
 
+def test_swaying_at_a_zone_edge_is_one_stay():
+    counter = counter_for(zones=["till=0,0,100,0,100,100,0,100"])
+    walk(counter, 1, [(150, 50), (95, 50), (104, 50), (96, 50), (108, 50), (97, 50), (130, 50)])  # in, sway, out
+    zone = totals(counter)["zones"]["till"]
+    assert zone["entries"] == 1 and zone["dwell_count"] == 1 and zone["dwell_seconds"] == 5.0
+
+
 def test_buckets_roll_over_with_stream_time():
     counter = counter_for("door=100,0,100,200", bucket_seconds=10)
     done = []

@@ -138,6 +138,16 @@ class Zone:
             cross_x = xa + (y - ya) * (xb - xa) / (yb - ya)
         return ((straddles & (x < cross_x)).sum(axis=1) % 2).astype(bool)
 
+    def near(self, points: np.ndarray, margin: float) -> np.ndarray:
+        """Whether each (x, y) point lies inside the polygon or within `margin` pixels of its edge."""
+        pts = np.asarray(points, float).reshape(-1, 2)
+        poly = np.asarray(self.points, float)
+        a, b = poly, np.roll(poly, -1, axis=0)
+        ab = b - a
+        t = np.clip(((pts[:, None, :] - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0, 1)
+        gap = np.linalg.norm(pts[:, None, :] - (a + t[..., None] * ab), axis=-1).min(axis=1)
+        return self.contains(pts) | (gap <= margin)
+
 
 @dataclass(frozen=True)
 class CountConfig:
@@ -152,8 +162,9 @@ class CountConfig:
         The point of a person that is counted: the middle of the box's bottom edge (the
         feet, on the floor) or the box's centre (cameras that see people from above).
     hysteresis : float, default 10
-        Pixels a person must move beyond a line before a crossing counts, so that
-        someone standing on it is not counted back and forth.
+        Pixels a person must move beyond a line before a crossing counts, or out of a
+        zone before their stay ends, so that someone standing on the edge is not counted
+        back and forth.
     edge_seconds : float, default 2
         A track that starts or ends at the frame's edge came from or went out of view:
         its motion over its first or last seen boxes is carried back to where it came in,
@@ -371,7 +382,14 @@ class PeopleCounter:
             self._follow(seconds, ids[seen], people.xyxy[seen] if len(people) else np.zeros((0, 4)), size, bucket)
         present_ids = {int(i) for i in ids}
         for zone in self.config.zones:
-            inside = zone.contains(points) if len(points) else np.zeros(0, bool)
+            # In once the anchor is inside; out only when it is `hysteresis` beyond the edge, so
+            # that someone standing at the edge does not leave and come back with every sway.
+            held = np.array([(int(i), zone.name) in self._inside for i in ids], bool)
+            inside = (
+                zone.contains(points) | (held & zone.near(points, self.config.hysteresis))
+                if len(points)
+                else np.zeros(0, bool)
+            )
             bucket.present.setdefault(zone.name, []).append(int(inside.sum()))
             now_in = {int(i) for i in ids[inside]}
             for track in now_in:

@@ -106,6 +106,17 @@ def test_no_carry_for_a_track_that_starts_or_ends_inside_the_frame():
     assert totals(counter)["lines"] == {"x220": {"forward": 0, "backward": 0}, "x420": {"forward": 0, "backward": 0}}
 
 
+def test_a_fast_walker_lost_just_short_of_the_edge_is_carried_out_but_one_who_stops_is_not():
+    # Frames dropped: the last detection is 60 px short of the right edge, at 300 px/s.
+    fast = [[520 + 30 * k, 100, 600 + 30 * k, 400] for k in range(5)]  # last box 640-720: not at the edge
+    slow = [[300 + 2 * k, 100, 400 + 2 * k, 400] for k in range(5)]  # nearly standing, mid-frame
+    counter = counter_for("x730=730,0,730,432", "x420=420,0,420,432")
+    track_boxes(counter, 1, fast)
+    track_boxes(counter, 2, slow, t0=5.0)
+    lines = totals(counter)["lines"]
+    assert lines["x730"] == {"forward": 1, "backward": 0} and lines["x420"] == {"forward": 0, "backward": 0}
+
+
 def test_a_crossing_seen_in_view_is_not_counted_again_on_the_way_out():
     boxes = [[600 + 20 * k, 100, min(720 + 20 * k, 768), 400] for k in range(7)]  # centre 660 -> 714, then cut
     counter = counter_for("x680=680,0,680,432")

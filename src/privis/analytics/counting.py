@@ -49,20 +49,23 @@ def _touches(box: np.ndarray, size: tuple[int, int]) -> bool:
 
 
 def _time_to_leave(box: np.ndarray, velocity: np.ndarray, size: tuple[int, int], limit: float) -> float | None:
-    """Seconds until `box`, moving at `velocity` (px/s of x1, y1, x2, y2), is out of the frame
-    by an edge it touches; None when it does not move towards one. At most `limit`."""
+    """Seconds until `box`, moving at `velocity` (px/s of x1, y1, x2, y2), is wholly out of the
+    frame. A box cut by a side it moves towards goes out through it (at most `limit` seconds
+    on); any other box must be out through some side within `limit`, else None (it stopped,
+    or was lost in the open)."""
     h, w = size
     mx, my = EDGE_SHARE * w, EDGE_SHARE * h
-    times = []
-    if box[0] <= mx and velocity[2] < 0:
-        times.append(box[2] / -velocity[2])
-    if box[2] >= w - mx and velocity[0] > 0:
-        times.append((w - box[0]) / velocity[0])
-    if box[1] <= my and velocity[3] < 0:
-        times.append(box[3] / -velocity[3])
-    if box[3] >= h - my and velocity[1] > 0:
-        times.append((h - box[1]) / velocity[1])
-    return min(min(times), limit) if times else None
+    ways = [  # (touches that side, moves towards it, seconds until wholly past it)
+        (box[0] <= mx, velocity[2] < 0, box[2] / -velocity[2] if velocity[2] < 0 else 0.0),
+        (box[2] >= w - mx, velocity[0] > 0, (w - box[0]) / velocity[0] if velocity[0] > 0 else 0.0),
+        (box[1] <= my, velocity[3] < 0, box[3] / -velocity[3] if velocity[3] < 0 else 0.0),
+        (box[3] >= h - my, velocity[1] > 0, (h - box[1]) / velocity[1] if velocity[1] > 0 else 0.0),
+    ]
+    through_edge = [t for touches, towards, t in ways if touches and towards]
+    if through_edge:
+        return min(min(through_edge), limit)
+    soon = [t for _, towards, t in ways if towards and t <= limit]
+    return min(soon) if soon else None
 
 
 @dataclass
@@ -77,9 +80,6 @@ class _Path:
         if len(self.first) < MOTION_BOXES:
             self.first.append((seconds, box))
         self.last = [*self.last[1 - MOTION_BOXES :], (seconds, box)]
-
-    def edge_at_end(self, size: tuple[int, int]) -> bool:
-        return bool(self.last) and _touches(self.last[-1][1], size)
 
 
 @dataclass(frozen=True)
@@ -166,11 +166,13 @@ class CountConfig:
         zone before their stay ends, so that someone standing on the edge is not counted
         back and forth.
     edge_seconds : float, default 2
-        A track that starts or ends at the frame's edge came from or went out of view:
+        A track that starts at the frame's edge came into view there, and one that ends
+        at it, or moving fast enough to be out of view within this many seconds, went out:
         its motion over its first or last seen boxes is carried back to where it came in,
-        or on to where it leaves, for at most this many seconds, and the lines on that
-        path count as crossed (the detector finds a person some frames after the head
-        enters, and loses them before the feet leave). 0 turns it off.
+        or on to where it leaves (at most this many seconds), and the lines on that path
+        count as crossed. The detector finds a person some frames after the head enters
+        and loses them before the feet leave, more so when frames are dropped. 0 turns
+        it off.
     """
 
     lines: tuple[Line, ...] = ()
@@ -405,7 +407,7 @@ class PeopleCounter:
         gone = set(self._last_seen) - present_ids
         for track in gone:  # the tracker gave up on it: carry it out of view, forget its line sides
             path = self._paths.pop(track, None)
-            if path is not None and size is not None and path.edge_at_end(size):
+            if path is not None and size is not None:
                 self._carry(track, path.last, 1.0, size, bucket)
             del self._last_seen[track]
             for line in self.config.lines:

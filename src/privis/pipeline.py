@@ -209,8 +209,12 @@ class Anonymizer:
     def hide(self, pixels: np.ndarray, regions: Regions) -> np.ndarray:
         """A copy of `pixels` with `regions` (boxes as detected) obfuscated within the policy's margins."""
         h, w = pixels.shape[:2]
+        return self._paint(pixels, self.policy.apply(regions, h, w))
+
+    def _paint(self, pixels: np.ndarray, shown: Regions) -> np.ndarray:
+        """A copy of `pixels` with `shown` (regions within the policy's margins) obfuscated."""
         out = pixels
-        for obfuscator, group in self._by_method(self.policy.apply(regions, h, w)):
+        for obfuscator, group in self._by_method(shown):
             out = obfuscator.apply(out, group)
         return out.copy() if out is pixels else out
 
@@ -223,7 +227,7 @@ class Anonymizer:
 
     def _distinct_obfuscators(self) -> list[Obfuscator]:
         """Each obfuscator once, though several labels may share one."""
-        return list({id(o): o for o in [self.obfuscator, *self.obfuscators.values()]}.values())
+        return list({id(o): o for o in self.obfuscators.values()}.values())
 
     def _by_method(self, regions: Regions) -> Iterator[tuple[Obfuscator, Regions]]:
         """Each label's obfuscator with its rows (labels that are not targets: the first target's)."""
@@ -397,10 +401,10 @@ class Anonymizer:
             self._counts.frames_failed += 1
             return frame, np.zeros_like(frame.rgb)
         h, w = frame.rgb.shape[:2]
-        shown = self.policy.apply(regions, h, w) if len(regions) else regions
+        shown = self.policy.apply(regions, h, w)
         for obfuscator in self._distinct_obfuscators():  # methods that learn the scene see every frame
             obfuscator.observe(frame.rgb, shown)
-        out = self.hide(frame.rgb, regions)
+        out = self._paint(frame.rgb, shown)
         self.record(regions, name, frame=frame.index, pts=frame.seconds)
         self._counts.regions_hidden += len(regions)
         return frame, out

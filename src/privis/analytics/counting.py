@@ -479,18 +479,18 @@ class PeopleCounter:
         dt = _time_to_leave(box, velocity, size, self.config.edge_seconds)
         if dt is None:
             return
-        edge = self._anchor_of(box + velocity * dt)
+        edge = self._box_anchors((box + velocity * dt)[None])[0]
+        seen_at = self._box_anchors(coords)
         h = self.config.hysteresis
         for line in self.config.lines:
             d_edge = float(line.signed_distance(edge[None])[0])
             if abs(d_edge) < h:
                 continue
             # the side the track was seen on: its first definite side coming in, its last going out
-            seen_at = [self._anchor_of(b) for _, b in boxes]
             if sense > 0:
                 side = self._side.get((track, line.name))
             else:
-                sides = [d for d in line.signed_distance(np.stack(seen_at)) if abs(d) >= h]
+                sides = [d for d in line.signed_distance(seen_at) if abs(d) >= h]
                 side = (1 if sides[0] > 0 else -1) if sides else None
             if side is None or side == (1 if d_edge > 0 else -1):
                 continue
@@ -504,14 +504,12 @@ class PeopleCounter:
             per_track[track] = per_track.get(track, 0) + 1
         log.debug("track %d carried %s the edge: %.2f s to %s", track, "from" if sense < 0 else "to", dt, edge.round())
 
-    def _anchor_of(self, box: np.ndarray) -> np.ndarray:
-        y = box[3] if self.config.anchor == "bottom" else (box[1] + box[3]) / 2
-        return np.array([(box[0] + box[2]) / 2, y], float)
-
     def _anchors(self, people: Regions) -> np.ndarray:
-        if not len(people):
-            return np.zeros((0, 2))
-        b = people.xyxy.astype(float)
+        return self._box_anchors(people.xyxy) if len(people) else np.zeros((0, 2))
+
+    def _box_anchors(self, boxes: np.ndarray) -> np.ndarray:
+        """The counted point of each (x1, y1, x2, y2) box: bottom middle or centre."""
+        b = np.asarray(boxes, float)
         y = b[:, 3] if self.config.anchor == "bottom" else (b[:, 1] + b[:, 3]) / 2
         return np.stack([(b[:, 0] + b[:, 2]) / 2, y], axis=1)
 

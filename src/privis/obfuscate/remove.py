@@ -36,7 +36,7 @@ import numpy as np
 
 from privis.errors import PrivisError
 from privis.obfuscate.base import Obfuscator, _as_hwc, _cast_like, check_positive, register_obfuscator
-from privis.regions import Regions, pixel_bounds
+from privis.regions import Regions
 
 INPAINT_METHODS = ("telea", "ns")
 
@@ -105,7 +105,7 @@ class Remove(Obfuscator):
         """Learn the scene from a video frame: every pixel outside all of `regions` (grown)."""
         image, _ = _as_hwc(frame)
         h, w = image.shape[:2]
-        clear = ~self._grown(_box_mask(regions, h, w))
+        clear = ~self._grown(regions.without_masks().to_mask(h, w))  # whole boxes, not outlines
         if self._plate is None or self._plate.shape != image.shape or self._known is None:
             self._plate, self._known = image.astype(np.float32), clear.copy()
             return
@@ -166,12 +166,3 @@ class Remove(Obfuscator):
             filled = cv2.inpaint(eight, mask, self.radius, flag).astype(np.float32) * (top / 255)
             out[..., c][hole] = _cast_like(filled[hole], image.dtype)
         return out
-
-
-def _box_mask(regions: Regions, height: int, width: int) -> np.ndarray:
-    """Every region's whole box, as an (H, W) bool image (what the plate must not learn)."""
-    out = np.zeros((height, width), bool)
-    for box in regions.xyxy if len(regions) else ():
-        x1, y1, x2, y2 = pixel_bounds(box, width, height)
-        out[y1:y2, x1:x2] = True
-    return out

@@ -348,3 +348,14 @@ def test_stream_with_dp_prints_only_released_numbers(tmp_path, monkeypatch):
     rows = __import__("sqlite3").connect(tmp_path / "privis-counts.sqlite").execute(
         "SELECT mechanism, noise_scale, epsilon FROM counts").fetchall()  # fmt: skip
     assert rows and all(r == ("laplace", 4.0, 0.25) for r in rows)
+
+
+def test_a_line_drawn_to_the_frame_side_goes_on_past_it():
+    # Walking down towards the camera and right: the tracker's boxes (held at full size) reach
+    # below the picture, so the feet cross x = 740 where the drawn line has already ended.
+    boxes = [[560 + 30 * k, 150 + 30 * k, 700 + 30 * k, 420 + 30 * k] for k in range(6)]
+    counter = counter_for("full=740,0,740,432", "short=740,0,740,300")
+    track_boxes(counter, 1, boxes)
+    lines = totals(counter)["lines"]
+    assert lines["full"] == {"forward": 1, "backward": 0}  # drawn to the bottom edge: goes on below it
+    assert lines["short"] == {"forward": 0, "backward": 0}  # ends mid-frame: passed beneath it

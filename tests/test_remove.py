@@ -111,3 +111,14 @@ def test_the_pipeline_feeds_every_frame_to_the_plate_and_the_audit_names_the_met
     assert np.abs(last.astype(int) - scene).mean() < 2  # the wall, from frames where it was clear
     events = [json.loads(line) for line in log.read_text().splitlines()]
     assert events and {e["method"] for e in events} == {"remove"}
+
+
+def test_an_outline_cut_short_is_filled_to_its_box_where_the_plate_knows_the_scene():
+    scene, remove = _scene(), Remove(grow=0)
+    remove.start_video()
+    remove.observe(scene, Regions.empty())
+    frame, regions = _person(scene, 30)
+    outline = np.zeros(scene.shape[:2], bool)
+    outline[15:30, 30:44] = True  # the segmenter found only the upper half
+    regions = Regions(regions.xyxy, label=["person"], score=[0.9], mask=[outline])
+    np.testing.assert_array_equal(remove.apply(frame, regions), scene)

@@ -62,3 +62,31 @@ def test_unrotate_boxes_matches_numpy_rotation(k):
     ys, xs = np.nonzero(rotated)
     box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
     assert unrotate_boxes(box, k, 30, 50).tolist() == [[30, 5, 41, 9]]
+
+
+def test_a_body_cut_by_the_frame_keeps_its_size_and_motion():
+    # Walking out through the left side at 15 px/frame: the detector then sees only the upper body.
+    size = (432, 768)
+    t = Tracker(linger=5)
+    for right in (100, 85, 70):  # already cut by the side
+        t.update(det([0, 40, right, 400]), size)
+    cut = t.update(det([0, 40, 55, 180]), size).xyxy[0]  # then the upper body alone
+    assert cut[3] > 350 and cut[2] >= 55  # still the whole height, and it holds what was seen
+    whole = t.update(det([0, 40, 42, 400]), size).xyxy[0]  # a full view again replaces it
+    np.testing.assert_allclose(whole, [0, 40, 42, 400])
+
+
+def test_a_smaller_box_inside_the_frame_replaces_the_track_box():
+    # One wide box (someone beside the table taken in), then the person alone, away from the sides.
+    t = Tracker(linger=5)
+    t.update(det([380, 20, 720, 390]), (432, 768))
+    box = t.update(det([560, 20, 740, 380]), (432, 768)).xyxy[0]
+    np.testing.assert_allclose(box, [560, 20, 740, 380])
+
+
+def test_a_small_box_elsewhere_is_not_taken_for_part_of_a_track():
+    t = Tracker(linger=5, iou_threshold=0.0, max_jump=5)
+    for _ in range(3):
+        t.update(det([0, 0, 100, 300]), (432, 768))
+    box = t.update(det([0, 250, 60, 330]), (432, 768)).xyxy[0]  # at the side, but mostly below the track's box
+    np.testing.assert_allclose(box, [0, 250, 60, 330])

@@ -316,7 +316,7 @@ class Anonymizer:
                 seen += 1
                 if failure is not None:
                     failures.append(failure)
-                tracked = tracker.update(found)
+                tracked = tracker.update(found, frame.rgb.shape[:2])
                 if observe is not None:
                     observe(frame, tracked)
                 if ahead and len(tracked) and tracked.data["born"].any():

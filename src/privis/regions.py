@@ -355,6 +355,21 @@ def points_box(points: np.ndarray) -> np.ndarray:
     return np.concatenate([points.min(axis=1), points.max(axis=1)], axis=1).reshape(-1, 4)
 
 
+EDGE_SHARE = 0.02  # a box this close to the frame's side (share of the frame's length) touches it
+
+
+def touches_edge(box: np.ndarray, size: tuple[int, int]) -> bool:
+    """Whether the (x1, y1, x2, y2) `box` reaches the side of a frame of (height, width) `size`:
+    what it holds may go on beyond the picture.
+
+    >>> touches_edge(np.array([0, 50, 40, 120]), (432, 768)), touches_edge(np.array([100, 50, 140, 120]), (432, 768))
+    (True, False)
+    """
+    h, w = size
+    mx, my = EDGE_SHARE * w, EDGE_SHARE * h
+    return bool(box[0] <= mx or box[1] <= my or box[2] >= w - mx or box[3] >= h - my)
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise intersection over union of two (n, 4) and (m, 4) xyxy arrays."""
     a = np.asarray(a, np.float32).reshape(-1, 4)

@@ -6,6 +6,8 @@ fallback for small, fast boxes), predicts each track with its recent velocity, a
 keeps reporting a track for `linger` detector runs after its last detection, its box
 growing a little each frame to cover the growing uncertainty. Frames on which the
 detector did not run (``detect_every > 1``) are predicted without counting as misses.
+A detection cut by the frame's side that holds only part of its track (the upper body of
+someone walking out) keeps the track's size and motion instead of shrinking it.
 
 Examples
 --------
@@ -27,7 +29,41 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from privis.errors import PrivisError
-from privis.regions import Regions, box_iou
+from privis.regions import Regions, box_iou, touches_edge
+
+PARTIAL_AREA = 0.6  # a detection under this share of its track's predicted box...
+PARTIAL_INSIDE = 0.7  # ...that lies mostly inside it is a part of the same body
+PARTIAL_SHRINK = 0.95  # a track seen only in part gives up this much of its size per frame
+
+
+def _area(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))
+
+
+def partial_view(predicted: np.ndarray, detected: np.ndarray) -> bool:
+    """Whether `detected` shows only part of what `predicted` (both xyxy) holds: much smaller
+    and mostly inside it.
+
+    >>> partial_view(np.array([0, 0, 100, 300]), np.array([0, 0, 90, 120]))    # the upper body
+    True
+    >>> partial_view(np.array([0, 0, 100, 300]), np.array([10, 20, 100, 290]))  # the whole body
+    False
+    """
+    inter = np.concatenate([np.maximum(predicted[:2], detected[:2]), np.minimum(predicted[2:], detected[2:])])
+    small = _area(detected) < PARTIAL_AREA * _area(predicted)
+    return small and _area(inter) >= PARTIAL_INSIDE * max(_area(detected), 1e-9)
+
+
+def holding(predicted: np.ndarray, detected: np.ndarray, shrink: float = PARTIAL_SHRINK) -> np.ndarray:
+    """`predicted` a little smaller (`shrink`, about its centre), shifted just enough to hold `detected`.
+
+    >>> holding(np.array([0., 0, 100, 300]), np.array([-20., 10, 60, 100]), shrink=1).tolist()
+    [-20.0, 0.0, 80.0, 300.0]
+    """
+    c, half = (predicted[:2] + predicted[2:]) / 2, (predicted[2:] - predicted[:2]) / 2 * shrink
+    lo, hi = c - half, c + half
+    shift = np.minimum(detected[:2] - lo, 0) + np.maximum(detected[2:] - hi, 0)
+    return np.concatenate([lo + shift, hi + shift]).astype(np.float32)
 
 
 @dataclass
@@ -91,8 +127,9 @@ class Tracker:
         self.frame = -1
         self._next_id = 1
 
-    def update(self, detections: Regions | None) -> Regions:
-        """Advance one frame. `detections` is None on frames where the detector did not run.
+    def update(self, detections: Regions | None, size: tuple[int, int] | None = None) -> Regions:
+        """Advance one frame. `detections` is None on frames where the detector did not run;
+        `size`, the frame's (height, width), lets a body cut by the frame keep its size.
 
         Returns the regions to hide on this frame: matched detections (with their
         track ids) and the predicted boxes of lingering tracks. ``data["born"]`` is
@@ -103,10 +140,10 @@ class Tracker:
             t.box = t.box + t.velocity
             t.coasted += 1
         if detections is not None:
-            self._associate(detections)
+            self._associate(detections, size)
         return self._regions()
 
-    def _associate(self, det: Regions) -> None:
+    def _associate(self, det: Regions, frame_size: tuple[int, int] | None = None) -> None:
         n_t, n_d = len(self.tracks), len(det)
         matched_t: set[int] = set()
         matched_d: set[int] = set()
@@ -132,6 +169,8 @@ class Tracker:
                 matched_d.add(j)
                 t = self.tracks[i]
                 new = det.xyxy[j].astype(np.float32)
+                if frame_size is not None and touches_edge(new, frame_size) and partial_view(t.box, new):
+                    new = holding(t.box, new)
                 step = (new - t.observed) / max(t.coasted, 1)
                 t.velocity = self.alpha * step + (1 - self.alpha) * t.velocity
                 t.box = new

@@ -33,19 +33,11 @@ from typing import Any
 import numpy as np
 
 from privis.errors import PrivisError
-from privis.regions import Regions
+from privis.regions import EDGE_SHARE, Regions, touches_edge
 
 log = logging.getLogger(__name__)
 ANCHORS = ("bottom", "center")
 MOTION_BOXES = 5  # seen boxes that give a track's motion as it comes into view or leaves it
-EDGE_SHARE = 0.02  # a box this close to the frame's side (share of its length) touches it
-
-
-def _touches(box: np.ndarray, size: tuple[int, int]) -> bool:
-    """Whether `box` touches the edge of a frame of (height, width) `size`."""
-    h, w = size
-    mx, my = EDGE_SHARE * w, EDGE_SHARE * h
-    return bool(box[0] <= mx or box[1] <= my or box[2] >= w - mx or box[3] >= h - my)
 
 
 def _time_to_leave(box: np.ndarray, velocity: np.ndarray, size: tuple[int, int], limit: float) -> float | None:
@@ -108,6 +100,23 @@ class Line:
         """Distance of each (x, y) point from the line, positive on the forward side."""
         normal = np.array([self.y2 - self.y1, self.x1 - self.x2]) / self.length
         return (np.asarray(points, float) - [self.x1, self.y1]) @ normal
+
+    def reach(self, size: tuple[int, int]) -> tuple[float, float]:
+        """The stretch of the line, in `along` units, that a path carried beyond a frame of
+        (height, width) `size` can cross: an end drawn to the frame's side goes on past it
+        (the line divides the whole view), any other end stops where it is drawn.
+
+        >>> Line("x", 200, 0, 200, 432).reach((432, 768))
+        (-inf, inf)
+        >>> Line("door", 200, 100, 200, 300).reach((432, 768))
+        (0.0, 200.0)
+        """
+        h, w = size
+        ends = []
+        for x, y in ((self.x1, self.y1), (self.x2, self.y2)):
+            ends.append(bool(x <= EDGE_SHARE * w or y <= EDGE_SHARE * h or x >= w * (1 - EDGE_SHARE)
+                             or y >= h * (1 - EDGE_SHARE)))  # fmt: skip
+        return (-math.inf if ends[0] else 0.0), (math.inf if ends[1] else self.length)
 
     def along(self, points: np.ndarray) -> np.ndarray:
         """Position of each point's projection along the line, 0 at its start and `length` at its end."""
@@ -379,7 +388,7 @@ class PeopleCounter:
         seen = people.data.get("seen", np.ones(len(people), bool)) if len(people) else np.zeros(0, bool)
         points = self._anchors(people)
         for line in self.config.lines:
-            self._cross(line, ids[seen], points[seen], bucket)
+            self._cross(line, ids[seen], points[seen], bucket, size)
         if size is not None and self.config.edge_seconds > 0 and self.config.lines:
             self._follow(seconds, ids[seen], people.xyxy[seen] if len(people) else np.zeros((0, 4)), size, bucket)
         present_ids = {int(i) for i in ids}
@@ -461,7 +470,7 @@ class PeopleCounter:
             path.add(seconds, np.asarray(box, float))
             if not path.entered and len(path.first) == MOTION_BOXES:
                 path.entered = True
-                if _touches(path.first[0][1], size):
+                if touches_edge(path.first[0][1], size):
                     self._carry(int(track), path.first, -1.0, size, bucket)
 
     def _carry(self, track: int, boxes: Sequence[tuple[float, np.ndarray]], sense: float, size: tuple[int, int],
@@ -497,7 +506,8 @@ class PeopleCounter:
             near = seen_at[0] if sense < 0 else seen_at[-1]
             d_near = float(line.signed_distance(near[None])[0])
             t = d_edge / (d_edge - d_near) if d_edge != d_near else 0.0  # where the path meets the line
-            if not -h <= line.along((edge + t * (near - edge))[None])[0] <= line.length + h:
+            lo, hi = line.reach(size)
+            if not lo - h <= line.along((edge + t * (near - edge))[None])[0] <= hi + h:
                 continue
             after = side if sense < 0 else (1 if d_edge > 0 else -1)  # the side it crossed to
             per_track = bucket.crossings[line.name]["forward" if after > 0 else "backward"]
@@ -513,10 +523,12 @@ class PeopleCounter:
         y = b[:, 3] if self.config.anchor == "bottom" else (b[:, 1] + b[:, 3]) / 2
         return np.stack([(b[:, 0] + b[:, 2]) / 2, y], axis=1)
 
-    def _cross(self, line: Line, ids: np.ndarray, points: np.ndarray, bucket: Bucket) -> None:
+    def _cross(self, line: Line, ids: np.ndarray, points: np.ndarray, bucket: Bucket,
+               size: tuple[int, int] | None = None) -> None:  # fmt: skip
         if not len(points):
             return
         h = self.config.hysteresis
+        lo, hi = line.reach(size) if size is not None else (0.0, line.length)
         dist, along = line.signed_distance(points), line.along(points)
         for track, d, a in zip(ids.tolist(), dist, along, strict=True):
             if abs(d) < max(h, 1e-9):
@@ -525,7 +537,7 @@ class PeopleCounter:
             key = (int(track), line.name)
             before = self._side.get(key)
             self._side[key] = side
-            if before is None or before == side or not (-h <= a <= line.length + h):
+            if before is None or before == side or not (lo - h <= a <= hi + h):
                 continue
             per_track = bucket.crossings[line.name]["forward" if side > 0 else "backward"]
             per_track[key[0]] = per_track.get(key[0], 0) + 1

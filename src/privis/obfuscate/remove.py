@@ -126,7 +126,11 @@ class Remove(Obfuscator):
         out = image.copy()
         rest = hole
         if self._plate is not None and self._known is not None and self._plate.shape == image.shape:
-            known = hole & self._known
+            # The plate is the scene itself: where it knows the pixels, a person's whole box
+            # costs nothing to fill, and an outline cut short (a half body at the frame's
+            # side, an arm the segmenter missed) leaves nothing behind.
+            box = hole if regions.mask is None else self._grown(regions.without_masks().to_mask(h, w))
+            known = box & self._known
             out[known] = _cast_like(self._plate[known], image.dtype)
             rest = hole & ~self._known
             self.filled["background"] += int(known.sum())

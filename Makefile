@@ -11,13 +11,18 @@ MEDIAPIPE := mediapipe==0.10.21
 
 install: $(STAMP)
 
-# Debian packages: tesseract for the [ocr] extra. Skipped when present or not root.
+# Debian packages: tesseract for the [ocr] extra, chromium-headless-shell for the browser
+# tests of `privis serve` (Playwright drives it; `playwright install` cannot download browsers
+# here). Skipped when present or not root.
+APT_PACKAGES := tesseract:tesseract-ocr chromium-headless-shell:chromium-headless-shell
 system-deps:
-	@if ! command -v tesseract >/dev/null 2>&1; then \
+	@missing=""; for pair in $(APT_PACKAGES); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null) \
-	      || echo "warning: could not install tesseract-ocr (needed only by privis[ocr])"; \
-	  else echo "warning: tesseract-ocr missing and not root: sudo apt-get install -y tesseract-ocr"; fi; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "warning: could not install$$missing (OCR and the browser tests need them)"; \
+	  else echo "warning: missing and not root: sudo apt-get install -y$$missing"; fi; \
 	fi
 
 $(STAMP): pyproject.toml Makefile

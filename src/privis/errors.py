@@ -20,6 +20,10 @@ class MediaError(PrivisError):
     """An input image or video cannot be read (missing, corrupt, empty, unsupported)."""
 
 
+class ImageTooLargeError(MediaError):
+    """An image has more pixels than privis accepts (a decompression bomb, an absurd upload)."""
+
+
 class OutputExistsError(PrivisError):
     """Writing would replace an existing file and `overwrite` was not asked for."""
 

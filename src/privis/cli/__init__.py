@@ -6,7 +6,7 @@ Commands are listed in `privis --help` in the order their modules register them.
 """
 
 # isort: off
-from privis.cli import media, counts, evaluate, audit, learn, config  # noqa: F401
+from privis.cli import media, counts, evaluate, audit, learn, config, serve  # noqa: F401
 from privis.cli.core import app, run
 
 # isort: on

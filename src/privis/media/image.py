@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from privis.errors import MediaError, OutputExistsError, PrivisError
+from privis.errors import ImageTooLargeError, MediaError, OutputExistsError, PrivisError
 from privis.media.files import write_atomically
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -62,6 +62,7 @@ class LoadedImage:
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     lossless_copy: bool = False  # an upright JPEG file: with nothing hidden, copy it, do not re-encode
+    format: str = ""  # the file's format as Pillow names it (JPEG, PNG, ...), empty for arrays
 
 
 def is_image_path(path: str | os.PathLike[str]) -> bool:
@@ -75,8 +76,6 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
     Raises `MediaError` with a one-line reason for a missing, empty, corrupt, huge or
     zero-size file.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     p = Path(path)
     if not p.exists():
         raise MediaError(f"{p}: no such file")
@@ -84,12 +83,59 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
         raise MediaError(f"{p}: not a file")
     if p.stat().st_size == 0:
         raise MediaError(f"{p}: empty file")
+    loaded = _decode(p, str(p))
+    loaded.path = p
+    return loaded
+
+
+def decode_image(data: bytes, name: str = "upload", *, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """`read_image` for an image held in memory (an upload): its size is read from the header
+    and refused over `max_pixels` before any pixel is decoded.
+
+    >>> import io; from PIL import Image
+    >>> buf = io.BytesIO(); Image.new("RGB", (4, 3)).save(buf, format="PNG")
+    >>> decode_image(buf.getvalue()).rgb.shape
+    (3, 4, 3)
+    """
+    import io
+
+    if not data:
+        raise MediaError(f"{name}: empty file")
+    return _decode(io.BytesIO(data), name, max_pixels=max_pixels)
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from an image's header without decoding it, or None if no known format.
+
+    Raises `ImageTooLargeError` for a header Pillow itself refuses as a decompression bomb.
+    """
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                return im.width, im.height
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"the image is larger than privis accepts ({exc})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+
+
+def _decode(source: Any, name: str, *, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Decode `source` (a path or a binary file object) upright; `name` in the messages."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    limit = f"{max_pixels / 1e6:.0f} MP"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check the size ourselves
-            with Image.open(p) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise MediaError(f"{p}: {im.width}x{im.height} pixels is more than privis accepts (179 MP)")
+            with Image.open(source) as im:
+                if im.width * im.height > max_pixels:
+                    size = f"{im.width}x{im.height}"
+                    raise ImageTooLargeError(f"{name}: {size} pixels is more than privis accepts ({limit})")
                 im.load()
                 source_format, orientation = im.format, im.getexif().get(0x0112, 1)
                 upright = ImageOps.exif_transpose(im)  # upright pixels; the copy's EXIF has no orientation
@@ -97,16 +143,16 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
     except MediaError:
         raise
     except Image.DecompressionBombError:
-        raise MediaError(f"{p}: image is larger than privis accepts (179 MP)") from None
+        raise ImageTooLargeError(f"{name}: image is larger than privis accepts ({limit})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise MediaError(f"{p}: cannot read image ({exc.__class__.__name__}: {exc})") from None
+        raise MediaError(f"{name}: cannot read image ({exc.__class__.__name__}: {exc})") from None
     if upright.width == 0 or upright.height == 0:
-        raise MediaError(f"{p}: image has zero size")
+        raise MediaError(f"{name}: image has zero size")
     loaded = from_pil(upright)
     loaded.metadata = metadata
-    loaded.path = p
     # A JPEG stored upright can be passed on untouched when nothing in it is hidden.
     loaded.lossless_copy = source_format == "JPEG" and orientation == 1
+    loaded.format = source_format or ""
     return loaded
 
 

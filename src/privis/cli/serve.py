@@ -1,0 +1,111 @@
+"""`privis serve`: the HTTP service, and the bearer tokens that let clients in."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from privis.cli.core import app, guard
+
+serve_app = typer.Typer(
+    help="The HTTP service: anonymize images over HTTP (tokens, limits, /metrics, /docs).",
+    invoke_without_command=True,
+)
+token_app = typer.Typer(help="Bearer tokens for `privis serve`, stored hashed.", no_args_is_help=True)
+serve_app.add_typer(token_app, name="token")
+app.add_typer(serve_app, name="serve")
+
+StateOption = Annotated[
+    Path | None,
+    typer.Option("--state", help="The service's database folder (default: $PRIVIS_STATE, ~/.local/state/privis)."),
+]
+
+
+def _tokens(state: Path | None):  # noqa: ANN202 - a TokenStore
+    from privis.server.app import default_state_dir
+    from privis.server.tokens import TokenStore
+
+    return TokenStore((state or default_state_dir()) / "serve.sqlite")
+
+
+@serve_app.callback()
+@guard
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback unless you say otherwise).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8700,
+    config: Annotated[Path | None, typer.Option("--config", help="A settings file (YAML or TOML).")] = None,
+    state: StateOption = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Serve without tokens (refused unless on loopback).")
+    ] = False,
+    max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", min=1, help="Largest request body.")] = 32,
+    max_megapixels: Annotated[float, typer.Option("--max-megapixels", min=0.01, help="Largest image.")] = 50.0,
+    rate: Annotated[int, typer.Option("--rate", min=0, help="Requests a minute per token (0: no limit).")] = 600,
+    timeout: Annotated[float, typer.Option("--timeout", min=1.0, help="Seconds a request may take.")] = 60.0,
+) -> None:
+    """Serve privis over HTTP: POST an image to /v1/anonymize; OpenAPI at /docs.
+
+    Create a token first (`privis serve token create NAME`) and send it as
+    `Authorization: Bearer TOKEN`.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from privis.config import load_settings
+    from privis.errors import PrivisError
+    from privis.hosts import is_loopback
+    from privis.server.app import ServeLimits, create_app
+    from privis.server.http import serve as run
+
+    if no_auth and not is_loopback(host):
+        raise PrivisError(f"--no-auth on {host} would let anyone who reaches it in: serve on 127.0.0.1, or use tokens")
+    tokens = None if no_auth else _tokens(state)
+    if tokens is not None and not len(tokens):
+        raise PrivisError("no live token: create one first with `privis serve token create NAME`")
+    limits = ServeLimits(max_upload_bytes=max_upload_mb << 20, max_pixels=int(max_megapixels * 1e6),
+                         rate_per_minute=rate, timeout_s=timeout)  # fmt: skip
+    service = create_app(load_settings(config), tokens=tokens, limits=limits)
+    typer.secho(f"serving privis on http://{host}:{port} (OpenAPI at /docs; Ctrl-C stops)", err=True)
+    run(service, host, port)
+
+
+@token_app.command("create")
+@guard
+def token_create(
+    name: Annotated[str, typer.Argument(help="What the token is for, e.g. camera-desk.")], state: StateOption = None
+) -> None:
+    """Create a token and print it once: only its hash is kept."""
+    typer.echo(_tokens(state).create(name))
+
+
+@token_app.command("list")
+@guard
+def token_list(
+    state: StateOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The tokens, live and revoked (never their secrets)."""
+    found = _tokens(state).list()
+    if as_json:
+        typer.echo(json.dumps({"tokens": [t.__dict__ for t in found]}))
+        return
+
+    def when(t: float | None) -> str:
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC") if t else "-"
+
+    for t in found:
+        typer.echo(f"{t.name}\tcreated {when(t.created)}\t{'revoked ' + when(t.revoked) if t.revoked else 'live'}")
+
+
+@token_app.command("revoke")
+@guard
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")], state: StateOption = None) -> None:
+    """Refuse a token from the next request on."""
+    _tokens(state).revoke(name)
+    typer.echo(f"revoked {name}", err=True)

@@ -1,0 +1,355 @@
+"""`privis serve`: the HTTP service over the library, for edge boxes and colleagues without a terminal.
+
+``POST /v1/anonymize``
+    body: one image (JPEG, PNG, WebP, BMP, TIFF) as raw bytes. Query: ``targets``,
+    ``method``, ``output`` (``image``, the default: the anonymized image in the upload's
+    format; ``json``: the regions found, nothing painted). The image is decoded, processed
+    and answered from memory; nothing is written to disk.
+``GET /healthz``
+    liveness, without a token.
+``GET /metrics``
+    Prometheus counters of this app (requests, regions hidden, seconds); not the images.
+``GET /docs``
+    the OpenAPI page (its scripts served from the package: it works offline).
+``GET /``
+    the web page: drop images, pick targets and method, compare before and after, download.
+
+Every request but ``/healthz`` needs ``Authorization: Bearer <token>`` (`TokenStore`,
+``privis serve token create NAME``). Bodies are bounded per request and across all
+requests in flight (413, 503), images by pixel count read from the header before any
+pixel is decoded (413: a decompression bomb never expands), tokens by a request rate
+(429), and each request by a time limit (504). Errors are JSON ``{"detail": ...}`` with
+no traceback.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the real `Request` type of the endpoints below.
+import asyncio
+import io
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from privis.config import Settings
+from privis.errors import ImageTooLargeError, PrivisError
+from privis.server.limits import ByteBudget, limited_body
+from privis.server.tokens import TokenStore
+
+log = logging.getLogger(__name__)
+
+IMAGE_TYPES = {
+    "image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/bmp": "BMP", "image/tiff": "TIFF",
+    "application/octet-stream": "",
+}  # fmt: skip
+ANSWER_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}  # others are answered as PNG
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """What one client may ask of the service.
+
+    Attributes
+    ----------
+    max_upload_bytes : int
+        Largest request body (413 beyond it, before it is read when it declares its length).
+    max_in_flight_bytes : int
+        Bodies of all requests in flight together (503 with Retry-After beyond it).
+    max_pixels : int
+        Largest image, width × height from its header (413 beyond it, before decoding).
+    rate_per_minute : int
+        Requests a token may make a minute (429 with Retry-After beyond it); 0: no limit.
+    timeout_s : float
+        Longest a request may take, reading its body included (408 or 504 beyond it).
+    workers : int
+        Images processed at once (the rest wait their turn within `timeout_s`).
+    """
+
+    max_upload_bytes: int = 32 << 20
+    max_in_flight_bytes: int = 256 << 20
+    max_pixels: int = 50_000_000
+    rate_per_minute: int = 600
+    timeout_s: float = 60.0
+    workers: int = max(1, min(4, os.cpu_count() or 1))
+
+
+class _Rates:
+    """A token bucket per token: `per_minute` requests, refilled evenly."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key: str) -> float:
+        """0 if `key` may make a request now (and it is counted), else the seconds until it may."""
+        if self.per_minute <= 0:
+            return 0.0
+        now, rate = time.monotonic(), self.per_minute / 60.0
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                return (1 - tokens) / rate
+            self._buckets[key] = (tokens - 1, now)
+            return 0.0
+
+
+class _Anonymizers:
+    """One `Anonymizer` per (targets, method) asked for, built on first use from `settings`: models load once."""
+
+    def __init__(self, settings: Settings, size: int = 8) -> None:
+        self.settings, self.size = settings, size
+        self._made: OrderedDict[tuple[str | None, str | None], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, targets: str | None, method: str | None) -> Any:
+        from privis.pipeline import Anonymizer
+
+        key = (targets, method)
+        with self._lock:
+            if key in self._made:
+                self._made.move_to_end(key)
+                return self._made[key]
+        made = Anonymizer(targets or None, method or None, settings=self.settings, kind="image")
+        with self._lock:
+            self._made[key] = made
+            while len(self._made) > self.size:
+                self._made.popitem(last=False)
+        return made
+
+
+def _metrics() -> Any:
+    """This app's own Prometheus registry and instruments (never the process-wide default)."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    registry = CollectorRegistry()
+    return {
+        "registry": registry,
+        "requests": Counter("privis_requests", "Requests answered", ["endpoint", "status"], registry=registry),
+        "regions": Counter("privis_regions_hidden", "Regions hidden", ["label"], registry=registry),
+        "seconds": Histogram("privis_processing_seconds", "Seconds to process one image", registry=registry),
+    }
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    tokens: TokenStore | None = None,
+    limits: ServeLimits | None = None,
+) -> Any:
+    """The service as a FastAPI app: `settings` (the configuration of `privis.config`) give
+    the defaults each request may narrow; `tokens` None serves without authentication
+    (tests, and a socket only this machine's user can reach)."""
+    from fastapi import FastAPI, HTTPException, Query, Request, Response
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from privis import __version__
+
+    settings = settings or Settings()
+    limits = limits or ServeLimits()
+    budget = ByteBudget(limits.max_in_flight_bytes)
+    rates = _Rates(limits.rate_per_minute)
+    anonymizers = _Anonymizers(settings)
+    working = asyncio.Semaphore(limits.workers)
+    metrics = _metrics()
+
+    app = FastAPI(title="privis", version=__version__, description=__doc__.split("\n\n")[0], docs_url=None,
+                  redoc_url=None)  # fmt: skip
+    app.state.budget, app.state.tokens, app.state.limits = budget, tokens, limits
+    _pages(app)
+
+    def authorize(request: Request) -> str:
+        """The token's name, or 401 / 429."""
+        if tokens is None:
+            return "-"
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        name = tokens.check(token.strip()) if scheme.lower() == "bearer" else None
+        if name is None:
+            raise HTTPException(401, "a valid bearer token is needed (privis serve token create NAME)",
+                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        wait = rates.wait(name)
+        if wait:
+            raise HTTPException(429, f"over {limits.rate_per_minute} requests a minute for this token",
+                                headers={"Retry-After": str(max(1, round(wait)))})  # fmt: skip
+        return name
+
+    @app.middleware("http")
+    async def count_and_time(request: Request, call_next: Any) -> Any:
+        endpoint = request.url.path if request.url.path in _ENDPOINTS else "other"
+        try:
+            response = await asyncio.wait_for(call_next(request), timeout=limits.timeout_s)
+        except TimeoutError:
+            response = JSONResponse({"detail": f"the request took over {limits.timeout_s:.0f} s"}, status_code=504)
+        metrics["requests"].labels(endpoint, str(response.status_code)).inc()
+        response.headers.update(_SECURITY_HEADERS)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed: %s: %s", request.method, request.url.path, exc.__class__.__name__, exc)
+        return JSONResponse({"detail": "internal error (logged on the server)"}, status_code=500)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "version": __version__}
+
+    @app.get("/metrics")
+    def prometheus(request: Request) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        authorize(request)
+        return Response(generate_latest(metrics["registry"]), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post(
+        "/v1/anonymize",
+        responses={200: {"content": {t: {} for t in ANSWER_TYPES.values()} | {"application/json": {}}}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            t: {"schema": {"type": "string", "format": "binary"}} for t in IMAGE_TYPES}}},
+    )  # fmt: skip
+    async def anonymize(
+        request: Request,
+        targets: str | None = Query(
+            None,
+            max_length=64,
+            pattern=r"^[a-z]+(,[a-z]+)*$",
+            description="what to hide, e.g. face,plate (default: the server's)",
+        ),
+        method: str | None = Query(
+            None, max_length=64, pattern=r"^[a-z_-]+$", description="how to hide it, e.g. blur, pixelate, fill, remove"
+        ),
+        output: Literal["image", "json"] = Query("image", description="the image, or the regions as JSON"),
+    ) -> Response:
+        authorize(request)
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in IMAGE_TYPES:
+            raise HTTPException(415, f"send the image's bytes as the body, with one of: {', '.join(IMAGE_TYPES)}")
+        try:
+            anonymizer = await run_in_threadpool(anonymizers.get, targets, method)
+        except PrivisError as exc:
+            raise HTTPException(422, str(exc)) from None
+        async with limited_body(request, budget, limits.max_upload_bytes, "an image") as body:
+            from privis.media.image import image_size
+
+            try:
+                size = image_size(body.data)
+            except ImageTooLargeError as exc:
+                raise HTTPException(413, str(exc)) from None
+            if size is None:
+                raise HTTPException(422, "the body is not an image privis can read (JPEG, PNG, WebP, BMP, TIFF)")
+            if size[0] * size[1] > limits.max_pixels:
+                raise HTTPException(413, f"{size[0]}x{size[1]} pixels is over this server's "
+                                         f"{limits.max_pixels / 1e6:.0f} MP limit")  # fmt: skip
+            async with working:
+                try:
+                    answer = await run_in_threadpool(_anonymize, anonymizer, body, output, limits.max_pixels)
+                except ImageTooLargeError as exc:
+                    raise HTTPException(413, str(exc)) from None
+                except PrivisError as exc:
+                    raise HTTPException(422, str(exc)) from None
+        content, media_type, regions, seconds = answer
+        metrics["seconds"].observe(seconds)
+        for label in regions.label.astype(str) if len(regions) else ():
+            metrics["regions"].labels(label).inc()
+        return Response(content, media_type=media_type, headers={"X-Privis-Regions": str(len(regions))})
+
+    return app
+
+
+_ENDPOINTS = frozenset(["/healthz", "/metrics", "/v1/anonymize"])
+# The page and the API docs load nothing from elsewhere, and nothing may frame them.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _pages(app: Any) -> None:
+    """The web page at ``/`` and the OpenAPI page at ``/docs``, both from files in installed packages."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse, RedirectResponse
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/ui", StaticFiles(directory=Path(__file__).with_name("static"), html=True), name="ui")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+    try:
+        import fastapi_offline
+    except ImportError:  # the docs page then needs the network for its scripts; the API works all the same
+        log.info("fastapi-offline is not installed: /docs is not served")
+        return
+    assets = Path(fastapi_offline.__file__).with_name("static")
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="privis API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon.png")  # fmt: skip
+
+
+def _anonymize(anonymizer: Any, body: Any, output: str, max_pixels: int) -> tuple[bytes, str, Any, float]:
+    """Decode, anonymize and encode one upload (worker thread): bytes, media type, regions, seconds."""
+    import json
+
+    from privis.media.image import decode_image
+
+    start = time.perf_counter()
+    loaded = decode_image(body.data, "the upload", max_pixels=max_pixels)
+    if output == "json":
+        regions = anonymizer.detect(loaded.rgb)
+        h, w = loaded.rgb.shape[:2]
+        found = [{"label": str(r.label), "box": [round(float(v), 1) for v in r.box],
+                  "score": None if r.score is None else round(float(r.score), 4)} for r in regions]  # fmt: skip
+        content = json.dumps({"width": w, "height": h, "regions": found}).encode()
+        return content, "application/json", regions, time.perf_counter() - start
+    pixels, regions = anonymizer.process(loaded.rgb, loaded.pixels)
+    fmt = loaded.format if loaded.format in ANSWER_TYPES else "PNG"
+    content = _encode(pixels, loaded.mode, fmt)
+    return content, ANSWER_TYPES[fmt], regions, time.perf_counter() - start
+
+
+def _encode(pixels: np.ndarray, mode: str, fmt: str) -> bytes:
+    """`pixels` as an image file in memory: no metadata of the upload goes back."""
+    from PIL import Image
+
+    im = Image.fromarray(np.ascontiguousarray(pixels.astype(np.uint16) if mode == "I;16" else pixels))
+    if fmt == "JPEG" and im.mode not in ("RGB", "L"):
+        im = im.convert("RGB")
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {"compress_level": 1}))
+    return buf.getvalue()
+
+
+def default_state_dir() -> Path:
+    """Where the service keeps its database: ``$PRIVIS_STATE``, else ``$XDG_STATE_HOME/privis``."""
+    if os.environ.get("PRIVIS_STATE"):
+        return Path(os.environ["PRIVIS_STATE"])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "privis"

@@ -1,0 +1,89 @@
+"""The web page of `privis serve` in a real browser (Debian's chromium-headless-shell through Playwright):
+a photo is dropped, comes back with the face hidden, and is downloaded."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium-headless-shell") or "/usr/bin/chromium-headless-shell"
+if not Path(CHROMIUM).exists():
+    pytest.skip("chromium-headless-shell is not installed (make install adds it with apt)", allow_module_level=True)
+
+from privis.server.app import create_app  # noqa: E402
+from privis.server.http import running  # noqa: E402
+from privis.server.tokens import TokenStore  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def service():
+    store = TokenStore(":memory:")
+    token = store.create("browser")
+    with running(create_app(tokens=store)) as url:
+        yield url, token
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM)
+        yield chromium
+        chromium.close()
+
+
+def _faces(image: np.ndarray) -> int:
+    from privis.detect import create_detector
+
+    return len(create_detector("face-centerface")(image))
+
+
+def test_a_dropped_photo_comes_back_with_the_face_hidden_and_downloads(service, browser, tmp_path):
+    from skimage import data
+
+    url, token = service
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(data.astronaut()).save(photo, quality=95)
+    assert _faces(np.asarray(Image.open(photo))) >= 1
+    page = browser.new_page(viewport={"width": 1100, "height": 900}, accept_downloads=True)
+    page.goto(url + "/")
+    page.fill("#token", token)
+    page.dispatch_event("#token", "change")
+    page.select_option("#method", "fill")
+    page.set_input_files("#files", str(photo))
+    page.wait_for_selector(".result[data-state=done]", timeout=60_000)
+    assert "1 region hidden" in page.inner_text(".result .status")
+    page.fill(".slider", "70")  # the before/after slider moves the cut
+    page.dispatch_event(".slider", "input")
+    shots = Path(os.environ.get("PRIVIS_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "serve_page.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click(".download")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == "anonymized-astronaut.jpg"
+    out = np.asarray(Image.open(io.BytesIO(saved.read_bytes())).convert("RGB"))
+    assert out.shape == (512, 512, 3) and _faces(out) == 0
+    page.close()
+
+
+def test_a_wrong_token_is_shown_on_the_page(service, browser, tmp_path):
+    url, _ = service
+    photo = tmp_path / "grey.png"
+    Image.new("RGB", (32, 32), (90, 90, 90)).save(photo)
+    page = browser.new_page()
+    page.goto(url + "/")
+    page.fill("#token", "pv_wrong")
+    page.set_input_files("#files", str(photo))
+    page.wait_for_selector(".result[data-state=error]", timeout=30_000)
+    assert page.inner_text(".result .status").startswith("401")
+    page.close()

@@ -18,7 +18,7 @@ Every request but ``/healthz`` needs ``Authorization: Bearer <token>`` (`TokenSt
 ``privis serve token create NAME``). Bodies are bounded per request and across all
 requests in flight (413, 503), images by pixel count read from the header before any
 pixel is decoded (413: a decompression bomb never expands), tokens by a request rate
-(429), and each request by a time limit (504). Errors are JSON ``{"detail": ...}`` with
+(429), headers by their size (431), and each request by a time limit (408). Errors are JSON ``{"detail": ...}`` with
 no traceback.
 """
 
@@ -27,10 +27,12 @@ import asyncio
 import io
 import logging
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +50,7 @@ IMAGE_TYPES = {
     "application/octet-stream": "",
 }  # fmt: skip
 ANSWER_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}  # others are answered as PNG
+MAX_HEADER_BYTES = 16 << 10  # all request headers together (431 beyond them)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ class ServeLimits:
     rate_per_minute : int
         Requests a token may make a minute (429 with Retry-After beyond it); 0: no limit.
     timeout_s : float
-        Longest a request may take, reading its body included (408 or 504 beyond it).
+        Longest a request may take, reading its body included (408 beyond it: a slow client
+        gives up its worker).
     workers : int
         Images processed at once (the rest wait their turn within `timeout_s`).
     """
@@ -187,10 +191,15 @@ def create_app(
     @app.middleware("http")
     async def count_and_time(request: Request, call_next: Any) -> Any:
         endpoint = request.url.path if request.url.path in _ENDPOINTS else "other"
-        try:
-            response = await asyncio.wait_for(call_next(request), timeout=limits.timeout_s)
-        except TimeoutError:
-            response = JSONResponse({"detail": f"the request took over {limits.timeout_s:.0f} s"}, status_code=504)
+        header_bytes = sum(len(k) + len(v) + 4 for k, v in request.headers.raw)
+        if header_bytes > MAX_HEADER_BYTES:
+            response: Any = JSONResponse({"detail": f"{header_bytes} bytes of headers is over {MAX_HEADER_BYTES}"},
+                                         status_code=431)  # fmt: skip
+        else:
+            try:
+                response = await asyncio.wait_for(call_next(request), timeout=limits.timeout_s)
+            except TimeoutError:
+                response = JSONResponse({"detail": f"the request took over {limits.timeout_s:.0f} s"}, status_code=408)
         metrics["requests"].labels(endpoint, str(response.status_code)).inc()
         response.headers.update(_SECURITY_HEADERS)
         return response
@@ -210,34 +219,42 @@ def create_app(
         log.error("%s %s failed: %s: %s", request.method, request.url.path, exc.__class__.__name__, exc)
         return JSONResponse({"detail": "internal error (logged on the server)"}, status_code=500)
 
-    @app.get("/healthz")
+    @app.get("/healthz", responses=_errors(408, 431))
     def healthz() -> dict[str, Any]:
         return {"ok": True, "version": __version__}
 
-    @app.get("/metrics")
+    text: dict[int | str, dict[str, Any]] = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
+
+    @app.get("/metrics", response_class=Response, responses=text | _errors(401, 408, 429, 431))
     def prometheus(request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         authorize(request)
         return Response(generate_latest(metrics["registry"]), media_type=CONTENT_TYPE_LATEST)
 
+    from privis.config import LABELS
+    from privis.obfuscate.base import available_obfuscators
+
+    label = "(" + "|".join(LABELS) + ")"
+    targets_pattern = f"^{label}(,{label})*$"
+    method_pattern = "^(" + "|".join(map(re.escape, available_obfuscators())) + ")$"
+    binary = {"type": "string", "format": "binary"}
+
     @app.post(
         "/v1/anonymize",
-        responses={200: {"content": {t: {} for t in ANSWER_TYPES.values()} | {"application/json": {}}}},
+        response_class=Response,
+        responses={200: {"content": {t: {"schema": binary} for t in ANSWER_TYPES.values()}
+                         | {"application/json": {"schema": {"type": "object"}}}},
+                   **_errors(400, 401, 408, 413, 415, 422, 429, 431, 503)},
         openapi_extra={"requestBody": {"required": True, "content": {
-            t: {"schema": {"type": "string", "format": "binary"}} for t in IMAGE_TYPES}}},
+            t: {"schema": binary} for t in IMAGE_TYPES}}},
     )  # fmt: skip
     async def anonymize(
         request: Request,
         targets: str | None = Query(
-            None,
-            max_length=64,
-            pattern=r"^[a-z]+(,[a-z]+)*$",
-            description="what to hide, e.g. face,plate (default: the server's)",
+            None, max_length=64, pattern=targets_pattern, description="what to hide, e.g. face,plate"
         ),
-        method: str | None = Query(
-            None, max_length=64, pattern=r"^[a-z_-]+$", description="how to hide it, e.g. blur, pixelate, fill, remove"
-        ),
+        method: str | None = Query(None, max_length=64, pattern=method_pattern, description="how to hide it"),
         output: Literal["image", "json"] = Query("image", description="the image, or the regions as JSON"),
     ) -> Response:
         authorize(request)
@@ -277,6 +294,15 @@ def create_app(
 
 
 _ENDPOINTS = frozenset(["/healthz", "/metrics", "/v1/anonymize"])
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error answers: ``{"detail": "one line"}``."""
+    schema = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+    return {code: {"description": HTTPStatus(code).phrase, "content": {"application/json": {"schema": schema}}}
+            for code in codes}  # fmt: skip
+
+
 # The page and the API docs load nothing from elsewhere, and nothing may frame them.
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; "

@@ -33,7 +33,10 @@ def bind(host: str, port: int) -> socket.socket:
 def _server(app: Any) -> Any:
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    # Connections beyond `limit_concurrency` are answered 503 at once: slow clients holding
+    # sockets open cannot exhaust the server's memory or file handles.
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", limit_concurrency=128,
+                            h11_max_incomplete_event_size=64 << 10)  # fmt: skip
     return uvicorn.Server(config)
 
 

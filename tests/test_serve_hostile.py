@@ -1,0 +1,45 @@
+"""`privis serve` answers every kind of hostile request with a 4xx and keeps serving (issue 20).
+
+Two rounds of each kind in `tests/hostile_requests.py`; `benchmarks/serve.py` sends 1000
+and measures the server's memory as it goes.
+"""
+
+from __future__ import annotations
+
+import collections
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from privis.server.app import ServeLimits, create_app  # noqa: E402
+from privis.server.http import running  # noqa: E402
+from privis.server.tokens import TokenStore  # noqa: E402
+from tests.hostile_requests import hostile, png, send  # noqa: E402
+
+KINDS = 27  # requests in one round of `hostile`
+
+
+def test_every_hostile_request_gets_a_4xx_and_the_server_goes_on():
+    store = TokenStore(":memory:")
+    token, revoked = store.create("good"), store.create("gone")
+    store.revoke("gone")
+    with running(create_app(tokens=store, limits=ServeLimits(timeout_s=3))) as url:
+        port = int(url.rsplit(":", 1)[1])
+        requests = hostile(token, revoked)
+        batch = [next(requests) for _ in range(2 * KINDS)]
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda r: send(port, r), batch))
+        by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        for request, status in zip(batch, answers, strict=True):
+            by_kind[request.kind][status] += 1
+        wrong = {k: dict(c) for k, c in by_kind.items() if any(not 400 <= s < 500 for s in c)}
+        assert not wrong, wrong
+        assert len(by_kind) == 13  # every kind was sent
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", "/v1/anonymize", body=png(),
+                     headers={"Authorization": f"Bearer {token}", "Content-Type": "image/png"})  # fmt: skip
+        assert conn.getresponse().status == 200

@@ -8,6 +8,8 @@ anonymized; the others are answered 422, which the schema says.
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 
 pytest.importorskip("fastapi")
@@ -20,7 +22,8 @@ from privis.server.tokens import TokenStore  # noqa: E402
 
 STORE = TokenStore(":memory:")
 TOKEN = STORE.create("schemathesis")
-APP = create_app(tokens=STORE, limits=ServeLimits(rate_per_minute=0))
+STATE = tempfile.mkdtemp(prefix="privis-schema-")
+APP = create_app(tokens=STORE, limits=ServeLimits(rate_per_minute=0), state=STATE)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 

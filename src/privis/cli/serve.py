@@ -65,12 +65,15 @@ def serve(
 
     if no_auth and not is_loopback(host):
         raise PrivisError(f"--no-auth on {host} would let anyone who reaches it in: serve on 127.0.0.1, or use tokens")
+    from privis.server.app import default_state_dir
+
+    state = state or default_state_dir()
     tokens = None if no_auth else _tokens(state)
     if tokens is not None and not len(tokens):
         raise PrivisError("no live token: create one first with `privis serve token create NAME`")
     limits = ServeLimits(max_upload_bytes=max_upload_mb << 20, max_pixels=int(max_megapixels * 1e6),
                          rate_per_minute=rate, timeout_s=timeout)  # fmt: skip
-    service = create_app(load_settings(config), tokens=tokens, limits=limits)
+    service = create_app(load_settings(config), tokens=tokens, limits=limits, state=state)
     typer.secho(f"serving privis on http://{host}:{port} (OpenAPI at /docs; Ctrl-C stops)", err=True)
     run(service, host, port)
 

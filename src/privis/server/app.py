@@ -60,7 +60,9 @@ class ServeLimits:
     Attributes
     ----------
     max_upload_bytes : int
-        Largest request body (413 beyond it, before it is read when it declares its length).
+        Largest image upload (413 beyond it, before it is read when it declares its length).
+    max_video_bytes : int
+        Largest video upload (written to the job's folder as it arrives, never held in memory).
     max_in_flight_bytes : int
         Bodies of all requests in flight together (503 with Retry-After beyond it).
     max_pixels : int
@@ -70,15 +72,19 @@ class ServeLimits:
     timeout_s : float
         Longest a request may take, reading its body included (408 beyond it: a slow client
         gives up its worker).
+    upload_timeout_s : float
+        Longest a video upload may take.
     workers : int
         Images processed at once (the rest wait their turn within `timeout_s`).
     """
 
     max_upload_bytes: int = 32 << 20
+    max_video_bytes: int = 1 << 30
     max_in_flight_bytes: int = 256 << 20
     max_pixels: int = 50_000_000
     rate_per_minute: int = 600
     timeout_s: float = 60.0
+    upload_timeout_s: float = 1800.0
     workers: int = max(1, min(4, os.cpu_count() or 1))
 
 
@@ -139,6 +145,7 @@ def _metrics() -> Any:
         "requests": Counter("privis_requests", "Requests answered", ["endpoint", "status"], registry=registry),
         "regions": Counter("privis_regions_hidden", "Regions hidden", ["label"], registry=registry),
         "seconds": Histogram("privis_processing_seconds", "Seconds to process one image", registry=registry),
+        "jobs": Counter("privis_video_jobs", "Video jobs accepted", registry=registry),
     }
 
 
@@ -147,10 +154,12 @@ def create_app(
     *,
     tokens: TokenStore | None = None,
     limits: ServeLimits | None = None,
+    state: str | os.PathLike[str] | None = None,
 ) -> Any:
     """The service as a FastAPI app: `settings` (the configuration of `privis.config`) give
     the defaults each request may narrow; `tokens` None serves without authentication
-    (tests, and a socket only this machine's user can reach)."""
+    (tests, and a socket only this machine's user can reach). With a `state` folder, video
+    jobs are taken (``/v1/jobs``) and kept there until downloaded."""
     from fastapi import FastAPI, HTTPException, Query, Request, Response
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -196,10 +205,11 @@ def create_app(
             response: Any = JSONResponse({"detail": f"{header_bytes} bytes of headers is over {MAX_HEADER_BYTES}"},
                                          status_code=431)  # fmt: skip
         else:
+            limit = limits.upload_timeout_s if request.url.path == "/v1/jobs" else limits.timeout_s
             try:
-                response = await asyncio.wait_for(call_next(request), timeout=limits.timeout_s)
+                response = await asyncio.wait_for(call_next(request), timeout=limit)
             except TimeoutError:
-                response = JSONResponse({"detail": f"the request took over {limits.timeout_s:.0f} s"}, status_code=408)
+                response = JSONResponse({"detail": f"the request took over {limit:.0f} s"}, status_code=408)
         metrics["requests"].labels(endpoint, str(response.status_code)).inc()
         response.headers.update(_SECURITY_HEADERS)
         return response
@@ -239,6 +249,7 @@ def create_app(
     targets_pattern = f"^{label}(,{label})*$"
     method_pattern = "^(" + "|".join(map(re.escape, available_obfuscators())) + ")$"
     binary = {"type": "string", "format": "binary"}
+    app.state.targets_pattern, app.state.method_pattern = targets_pattern, method_pattern
 
     @app.post(
         "/v1/anonymize",
@@ -290,10 +301,151 @@ def create_app(
             metrics["regions"].labels(label).inc()
         return Response(content, media_type=media_type, headers={"X-Privis-Regions": str(len(regions))})
 
+    if state is not None:
+        _jobs(app, Path(state), settings, limits, authorize, metrics)
     return app
 
 
-_ENDPOINTS = frozenset(["/healthz", "/metrics", "/v1/anonymize"])
+VIDEO_TYPES = {
+    "video/mp4": ".mp4", "video/quicktime": ".mov", "video/x-matroska": ".mkv", "video/webm": ".webm",
+    "video/x-msvideo": ".avi", "image/gif": ".gif", "application/octet-stream": ".mp4",
+}  # fmt: skip
+
+
+def _jobs(app: Any, state: Path, settings: Settings, limits: ServeLimits, authorize: Any, metrics: dict) -> None:
+    """``/v1/jobs``: videos queued in SQLite under `state`, one at a time, each result downloaded once."""
+    from fastapi import HTTPException, Query, Request
+    from fastapi.responses import FileResponse
+    from starlette.background import BackgroundTask
+
+    from privis.auditlog import AuditLog
+    from privis.media.video import count_frames, video_output_suffix
+    from privis.pipeline import Anonymizer
+    from privis.server.jobs import JobRunner, JobStore
+
+    store = JobStore(state)
+    for line in store.recover():
+        log.warning("%s", line)
+
+    def process(job: Any, folder: Path, on_frame: Any) -> None:
+        src = folder / f"input{job.suffix}"
+        store.update(job.id, frames_total=count_frames(src))
+        options = job.options
+        # A fresh anonymizer per job: its audit log is the job's own, and models load in a second.
+        anonymizer = Anonymizer(options.get("targets"), options.get("method"), settings=settings, kind="video")
+        with AuditLog(folder / "audit.jsonl") as audit:
+            anonymizer.audit = audit
+            anonymizer.video(src, folder / f"output{video_output_suffix(src)}", name=f"job {job.id}",
+                             on_frame=on_frame)  # fmt: skip
+
+    runner = JobRunner(store, process)
+    runner.start()
+    app.state.jobs, app.state.job_runner = store, runner
+
+    def mine(job_id: str, request: Request) -> Any:
+        job = store.get(job_id, authorize(request))
+        if job is None:
+            raise HTTPException(404, f"no job {job_id!r} for this token")
+        return job
+
+    def described(job: Any) -> dict[str, Any]:
+        base = f"/v1/jobs/{job.id}"
+        return {**job.public(), "status_url": base, "result_url": base + "/result", "audit_url": base + "/audit"}
+
+    @app.post("/v1/jobs", status_code=202, responses=_errors(400, 401, 408, 413, 415, 422, 429, 431, 507),
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  t: {"schema": {"type": "string", "format": "binary"}} for t in VIDEO_TYPES}}})  # fmt: skip
+    async def submit(
+        request: Request,
+        targets: str | None = Query(None, max_length=64, pattern=app.state.targets_pattern),
+        method: str | None = Query(None, max_length=64, pattern=app.state.method_pattern),
+    ) -> dict[str, Any]:
+        owner = authorize(request)
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in VIDEO_TYPES:
+            raise HTTPException(415, f"send the video's bytes as the body, with one of: {', '.join(VIDEO_TYPES)}")
+        try:
+            Settings(targets=targets) if targets else None
+        except PrivisError as exc:
+            raise HTTPException(422, str(exc)) from None
+        job = store.create(owner, VIDEO_TYPES[kind], {"targets": targets, "method": method})
+        target = store.folder(job.id) / f"input{job.suffix}"
+        size = 0
+        try:
+            with open(target, "wb") as out:  # to disk, a chunk at a time: a video never sits in memory
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limits.max_video_bytes:
+                        raise HTTPException(413, f"the video is over this server's {limits.max_video_bytes >> 20} MB")
+                    out.write(chunk)
+            if not size:
+                raise HTTPException(400, "empty body: expected a video")
+        except BaseException:
+            store.delete(job.id)
+            raise
+        if count_frames(target) is None and not _decodes(target):
+            store.delete(job.id)
+            raise HTTPException(422, "the body is not a video privis can read")
+        store.queue(job.id)
+        runner.wake.set()
+        metrics["jobs"].inc()
+        return described(store.get(job.id, owner))
+
+    # One route for both methods, so that a 405 on this path names them both in its Allow header.
+    @app.api_route("/v1/jobs/{job_id}", methods=["GET", "DELETE"], responses=_errors(401, 404, 408, 429, 431))
+    def status(job_id: str, request: Request) -> dict[str, Any]:
+        """GET: the job's state and progress. DELETE: forget the job and delete its files."""
+        job = mine(job_id, request)
+        if request.method == "DELETE":
+            store.delete(job.id)
+            return {"deleted": True}
+        return described(job)
+
+    @app.get("/v1/jobs/{job_id}/result", response_class=FileResponse, responses=_errors(401, 404, 408, 409, 410, 429,
+                                                                                         431))  # fmt: skip
+    def result(job_id: str, request: Request) -> Any:
+        job = mine(job_id, request)
+        if job.state == "downloaded":
+            raise HTTPException(410, "the result was downloaded once and deleted")
+        if job.state == "failed":
+            raise HTTPException(409, f"the job failed: {job.error}")
+        if job.state != "done":
+            raise HTTPException(409, f"the job is {job.state}; ask again when it is done")
+        found = sorted(store.folder(job.id).glob("output.*"))
+        if not found:
+            raise HTTPException(410, "the result is gone")
+
+        def forget() -> None:  # after the last byte is sent: the video leaves this machine's disk
+            for f in store.folder(job.id).glob("output.*"):
+                f.unlink(missing_ok=True)
+            store.update(job.id, state="downloaded")
+
+        return FileResponse(found[0], media_type="video/mp4", filename=f"anonymized-{job.id}{found[0].suffix}",
+                            background=BackgroundTask(forget))  # fmt: skip
+
+    @app.get("/v1/jobs/{job_id}/audit", responses=_errors(401, 404, 408, 410, 429, 431))
+    def audit(job_id: str, request: Request) -> Any:
+        from fastapi.responses import PlainTextResponse
+
+        job = mine(job_id, request)
+        path = store.folder(job.id) / "audit.jsonl"
+        if not path.exists():
+            raise HTTPException(410, "the audit log is gone with the job")
+        return PlainTextResponse(path.read_text(), media_type="application/x-ndjson")
+
+
+def _decodes(path: Path) -> bool:
+    """Whether PyAV can decode one frame of `path`."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            return next(c.decode(video=0), None) is not None
+    except Exception:
+        return False
+
+
+_ENDPOINTS = frozenset(["/healthz", "/metrics", "/v1/anonymize", "/v1/jobs"])
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -154,3 +154,41 @@ def test_token_commands(tmp_path):
 def test_no_auth_is_refused_off_loopback(tmp_path):
     out = CliRunner().invoke(cli, ["serve", "--no-auth", "--host", "0.0.0.0", "--state", str(tmp_path)])
     assert out.exit_code == 2 and "--no-auth" in out.output
+
+
+def test_text_is_redacted_in_images_pdfs_and_dicom(client, tmp_path):
+    from privis.audit.synthetic import text_page
+
+    page, _ = text_page(["Call Maria Lopez on +1 415 555 0199", "Nothing personal on this line"])
+    buf = io.BytesIO()
+    Image.fromarray(page).save(buf, format="PNG")
+    answer = _post_to(client, "/v1/redact-text", buf.getvalue(), "image/png")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+    assert int(answer.headers["x-privis-regions"]) >= 2  # the name and the number
+    out = np.asarray(Image.open(io.BytesIO(answer.content)))
+    assert out.shape == page.shape and (out == 0).all(axis=-1).sum() > 500  # black boxes
+    pdf = tmp_path / "letter.pdf"
+    Image.fromarray(page).save(pdf, format="PDF", resolution=150)
+    answer = _post_to(client, "/v1/redact-text", pdf.read_bytes(), "application/pdf")
+    assert answer.status_code == 200 and answer.content.startswith(b"%PDF")
+    assert int(answer.headers["x-privis-regions"]) >= 2
+    assert _post_to(client, "/v1/redact-text", b"%PDF-1.7 broken", "application/pdf").status_code == 422
+    assert _post_to(client, "/v1/redact-text", b"\0" * 300, "application/dicom").status_code == 422
+
+
+def _post_to(client, path: str, body: bytes, kind: str):
+    return client.post(path, content=body, headers={"Content-Type": kind, "Authorization": f"Bearer {client.token}"})
+
+
+def test_a_dicom_comes_back_with_its_burned_in_name_hidden_and_header_cleared(client, tmp_path):
+    import pydicom
+
+    from privis.audit.dicom_set import make_scan, save_scan
+
+    header, frame, items = make_scan(0, np.random.default_rng(0))
+    path = tmp_path / "scan.dcm"
+    save_scan(path, frame, header)
+    answer = _post_to(client, "/v1/redact-text", path.read_bytes(), "application/dicom")
+    assert answer.status_code == 200 and int(answer.headers["x-privis-regions"]) >= 1
+    out = pydicom.dcmread(io.BytesIO(answer.content))
+    assert str(out.get("PatientName", "")) != str(header.get("PatientName", "x"))

@@ -5,6 +5,11 @@
     ``method``, ``output`` (``image``, the default: the anonymized image in the upload's
     format; ``json``: the regions found, nothing painted). The image is decoded, processed
     and answered from memory; nothing is written to disk.
+``POST /v1/redact-text``
+    body: an image, a PDF or a DICOM file; the personal data written in it blacked out
+    (every page or frame; a DICOM header de-identified), answered in the same format.
+``/v1/jobs``
+    videos, as jobs: see `privis.server.jobs`.
 ``GET /healthz``
     liveness, without a token.
 ``GET /metrics``
@@ -40,6 +45,7 @@ import numpy as np
 
 from privis.config import Settings
 from privis.errors import ImageTooLargeError, PrivisError
+from privis.media.image import image_size
 from privis.server.limits import ByteBudget, limited_body
 from privis.server.tokens import TokenStore
 
@@ -277,8 +283,6 @@ def create_app(
         except PrivisError as exc:
             raise HTTPException(422, str(exc)) from None
         async with limited_body(request, budget, limits.max_upload_bytes, "an image") as body:
-            from privis.media.image import image_size
-
             try:
                 size = image_size(body.data)
             except ImageTooLargeError as exc:
@@ -301,9 +305,97 @@ def create_app(
             metrics["regions"].labels(label).inc()
         return Response(content, media_type=media_type, headers={"X-Privis-Regions": str(len(regions))})
 
+    redactors = _Redactors()
+    documents = {**{t: "" for t in IMAGE_TYPES}, "application/pdf": ".pdf", "application/dicom": ".dcm"}
+
+    @app.post(
+        "/v1/redact-text",
+        response_class=Response,
+        responses={200: {"content": {t: {"schema": binary} for t in [*ANSWER_TYPES.values(), "application/pdf",
+                                                                     "application/dicom"]}},
+                   **_errors(400, 401, 408, 413, 415, 422, 429, 431, 503)},
+        openapi_extra={"requestBody": {"required": True, "content": {t: {"schema": binary} for t in documents}}},
+    )  # fmt: skip
+    async def redact_text(
+        request: Request,
+        text: Literal["auto", "pii", "all"] = Query(
+            "auto", description="pii: the personal data found; all: every word (overlays); auto: all in DICOM"
+        ),
+    ) -> Response:
+        """Personal data written in an image, a PDF (every page, as an image-only PDF) or a DICOM file
+        (every frame, and its header de-identified) blacked out; answered in the same format."""
+        authorize(request)
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in documents:
+            raise HTTPException(415, f"send the file's bytes as the body, with one of: {', '.join(documents)}")
+        redactor = await run_in_threadpool(redactors.get, text)
+        async with limited_body(request, budget, limits.max_upload_bytes, "a document") as body:
+            if not documents[kind]:
+                try:
+                    size = image_size(body.data)
+                except ImageTooLargeError as exc:
+                    raise HTTPException(413, str(exc)) from None
+                if size is not None and size[0] * size[1] > limits.max_pixels:
+                    raise HTTPException(413, f"{size[0]}x{size[1]} pixels is over this server's limit")
+            async with working:
+                try:
+                    content, media_type, found = await run_in_threadpool(
+                        _redact, redactor, body, documents[kind] or None, limits.max_pixels
+                    )
+                except ImageTooLargeError as exc:
+                    raise HTTPException(413, str(exc)) from None
+                except PrivisError as exc:
+                    raise HTTPException(422, str(exc)) from None
+        metrics["regions"].labels("text").inc(found)
+        return Response(content, media_type=media_type, headers={"X-Privis-Regions": str(found)})
+
     if state is not None:
         _jobs(app, Path(state), settings, limits, authorize, metrics)
     return app
+
+
+class _Redactors:
+    """One text redactor (OCR, recognizers, black boxes) per `text` mode, built on first use."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> Any:
+        from privis.detect import create_detector
+        from privis.pipeline import Anonymizer
+
+        with self._lock:
+            if text not in self._made:
+                detector = create_detector("text-pii", text=text)
+                self._made[text] = Anonymizer(targets="text", method="fill", detectors=[detector], color=(0, 0, 0),
+                                              shape="box")  # fmt: skip
+            return self._made[text]
+
+
+def _redact(redactor: Any, body: Any, suffix: str | None, max_pixels: int) -> tuple[bytes, str, int]:
+    """Redact one upload (worker thread): bytes, media type, regions. A PDF or DICOM file goes
+    through a private temporary folder (0700), deleted before the answer leaves."""
+    import tempfile
+
+    if suffix is None:
+        from privis.media.image import decode_image
+
+        loaded = decode_image(body.data, "the upload", max_pixels=max_pixels)
+        pixels, regions = redactor.process(loaded.rgb, loaded.pixels)
+        fmt = loaded.format if loaded.format in ANSWER_TYPES else "PNG"
+        return _encode(pixels, loaded.mode, fmt), ANSWER_TYPES[fmt], len(regions)
+    from privis.media.dicom import anonymize_dicom
+    from privis.media.pdf import anonymize_pdf
+
+    with tempfile.TemporaryDirectory(prefix="privis-serve-") as tmp:
+        src, dst = Path(tmp) / f"upload{suffix}", Path(tmp) / f"redacted{suffix}"
+        src.write_bytes(body.data)
+        if suffix == ".pdf":
+            found = anonymize_pdf(redactor, src, dst, name="upload.pdf")
+            return dst.read_bytes(), "application/pdf", found
+        found = anonymize_dicom(redactor, src, dst, name="upload.dcm")
+        return dst.read_bytes(), "application/dicom", found
 
 
 VIDEO_TYPES = {
@@ -445,7 +537,7 @@ def _decodes(path: Path) -> bool:
         return False
 
 
-_ENDPOINTS = frozenset(["/healthz", "/metrics", "/v1/anonymize", "/v1/jobs"])
+_ENDPOINTS = frozenset(["/healthz", "/metrics", "/v1/anonymize", "/v1/redact-text", "/v1/jobs"])
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -87,3 +87,53 @@ def test_a_wrong_token_is_shown_on_the_page(service, browser, tmp_path):
     page.wait_for_selector(".result[data-state=error]", timeout=30_000)
     assert page.inner_text(".result .status").startswith("401")
     page.close()
+
+
+def test_the_live_counting_page_updates(browser, tmp_path):
+    from privis.media.video import write_video
+    from privis.server.app import stop_app
+    from privis.server.streams import StreamSpec
+
+    frames = []
+    for k in range(100):  # a lit square crossing a grey wall, 10 s at 10 fps
+        f = np.full((120, 160, 3), 90, np.uint8)
+        f[40:80, k : k + 30] = 200
+        frames.append(f)
+    clip = write_video(tmp_path / "wall.mp4", frames, fps=10)
+    store = TokenStore(":memory:")
+    token = store.create("live")
+    spec = StreamSpec("wall", str(clip), lines=("door=80,0,80,120",), bucket_seconds=1.0, epsilon_per_day=50.0,
+                      epsilon_per_release=1.0, loop=True)  # fmt: skip
+    app = create_app(tokens=store, state=tmp_path, streams=[spec])
+    try:
+        with running(app) as url:
+            page = browser.new_page(viewport={"width": 1100, "height": 700})
+            page.goto(url + "/ui/live.html?stream=wall")
+            page.fill("#token", token)
+            page.dispatch_event("#token", "change")
+            first = _wait_for_count(page, "#chart", "data-buckets", above=1)
+            frames_first = int(page.get_attribute("#state", "data-frames"))
+            _wait_for_count(page, "#chart", "data-buckets", above=first)  # a new bucket is drawn
+            assert int(page.get_attribute("#state", "data-frames")) > frames_first  # the view moves on
+            assert page.evaluate("document.querySelector('#view').naturalWidth") == 160  # the MJPEG shows
+            assert "left today of 50" in page.inner_text("#budget")
+            assert page.locator("#chart polyline").count() >= 1
+            shots = Path(os.environ.get("PRIVIS_SCREENSHOTS", tmp_path))
+            page.screenshot(path=str(shots / "serve_live_page.png"), full_page=True)
+            page.close()
+    finally:
+        stop_app(app)
+
+
+def _wait_for_count(page, selector: str, attribute: str, *, above: int, timeout: float = 60.0) -> int:
+    """Poll `attribute` of `selector` until it is a number above `above` (the page's CSP forbids
+    the string evaluation `wait_for_function` would use)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = page.get_attribute(selector, attribute)
+        if value is not None and value.isdigit() and int(value) > above:
+            return int(value)
+        page.wait_for_timeout(200)
+    raise AssertionError(f"{selector}[{attribute}] stayed at {value} for {timeout} s")

@@ -12,7 +12,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from privis.media.video import write_video  # noqa: E402
-from privis.server.app import create_app  # noqa: E402
+from privis.server.app import create_app, stop_app  # noqa: E402
 from privis.server.jobs import JobStore  # noqa: E402
 from privis.server.tokens import TokenStore  # noqa: E402
 
@@ -59,7 +59,7 @@ def test_a_video_job_runs_reports_progress_and_downloads_once(tmp_path, video):
     assert first.status_code == 200 and first.content[4:8] == b"ftyp"
     assert client.get(job["result_url"], headers=auth).status_code == 410  # once
     assert not list((tmp_path / "jobs" / job["id"]).glob("*.mp4"))  # neither input nor output is kept
-    app.state.job_runner.stop()
+    stop_app(app)
 
 
 def test_bad_uploads_are_refused_and_leave_nothing(tmp_path):
@@ -72,7 +72,7 @@ def test_bad_uploads_are_refused_and_leave_nothing(tmp_path):
     assert client.post("/v1/jobs", content=b"x", headers={**auth, "Content-Type": "text/plain"}).status_code == 415
     assert client.post("/v1/jobs", content=b"", headers={**auth, "Content-Type": "video/mp4"}).status_code == 400
     assert not any((tmp_path / "jobs").iterdir())
-    app.state.job_runner.stop()
+    stop_app(app)
 
 
 def test_a_job_running_when_the_service_stops_is_started_again(tmp_path, video):
@@ -95,4 +95,4 @@ def test_a_job_running_when_the_service_stops_is_started_again(tmp_path, video):
     assert not (tmp_path / "jobs" / job.id / ".privis-half.mp4").exists()
     failed = client.get(f"/v1/jobs/{lost.id}", headers=auth).json()
     assert failed["state"] == "failed" and "input is gone" in failed["error"]
-    app.state.job_runner.stop()
+    stop_app(app)

@@ -477,6 +477,7 @@ class Anonymizer:
         on_frame: Callable[[], None] | None = None,
         observe: Callable[[Frame, Regions], None] | None = None,
         overlay: Callable[[np.ndarray], np.ndarray] | None = None,
+        viewer: Any | None = None,
     ) -> dict[str, Any]:
         """Anonymize a live source; frames go only to the sinks named, none are stored otherwise.
 
@@ -486,12 +487,14 @@ class Anonymizer:
         the end of the source, after `max_frames` or `max_seconds`, or on Ctrl-C.
         Returns counts: frames processed and dropped, seconds, frames per second.
         `observe` gets each frame's tracked regions (counting); `overlay` draws on the
-        anonymized frame before it is served or recorded.
+        anonymized frame before it is served or recorded; `viewer`, any object with
+        ``publish(rgb)`` (`privis serve`'s streams), gets each anonymized frame as well.
         """
         if self.kind != "video":
             return self.for_media("video").stream(
                 source, serve=serve, record=record, overwrite=overwrite, realtime=realtime, max_frames=max_frames,
                 max_seconds=max_seconds, on_ready=on_ready, on_frame=on_frame, observe=observe, overlay=overlay,
+                viewer=viewer,
             )  # fmt: skip
 
         import time
@@ -508,10 +511,12 @@ class Anonymizer:
                     on_ready(server.url if server else "")
                 try:
                     for frame, out in self.frames(live, name=source, lookahead=0, observe=observe):
-                        if overlay is not None and (server or recorder):
+                        if overlay is not None and (server or recorder or viewer):
                             out = overlay(out)
                         if server:
                             server.publish(out)
+                        if viewer is not None:
+                            viewer.publish(out)
                         if recorder:
                             recorder.write(frame, out)
                         processed += 1

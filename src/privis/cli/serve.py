@@ -49,6 +49,20 @@ def serve(
     max_megapixels: Annotated[float, typer.Option("--max-megapixels", min=0.01, help="Largest image.")] = 50.0,
     rate: Annotated[int, typer.Option("--rate", min=0, help="Requests a minute per token (0: no limit).")] = 600,
     timeout: Annotated[float, typer.Option("--timeout", min=1.0, help="Seconds a request may take.")] = 60.0,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option("--stream", help="NAME=SOURCE: a live source to anonymize and count (webcam index, URL, file)."),
+    ] = None,
+    line: Annotated[list[str] | None, typer.Option("--line", help="Counting line NAME=x1,y1,x2,y2.")] = None,
+    zone: Annotated[list[str] | None, typer.Option("--zone", help="Zone NAME=x1,y1,x2,y2,x3,y3,...")] = None,
+    bucket: Annotated[float, typer.Option("--bucket", min=1.0, help="Seconds per released count.")] = 60.0,
+    epsilon_per_day: Annotated[
+        float | None, typer.Option("--epsilon-per-day", min=1e-6, help="Release counts with DP under this daily ε.")
+    ] = None,
+    epsilon_per_release: Annotated[
+        float | None, typer.Option("--epsilon-per-release", min=1e-6, help="ε one bucket's release may spend.")
+    ] = None,
+    loop: Annotated[bool, typer.Option("--loop", help="Play file sources again from the start at their end.")] = False,
 ) -> None:
     """Serve privis over HTTP: POST an image to /v1/anonymize; OpenAPI at /docs.
 
@@ -73,7 +87,16 @@ def serve(
         raise PrivisError("no live token: create one first with `privis serve token create NAME`")
     limits = ServeLimits(max_upload_bytes=max_upload_mb << 20, max_pixels=int(max_megapixels * 1e6),
                          rate_per_minute=rate, timeout_s=timeout)  # fmt: skip
-    service = create_app(load_settings(config), tokens=tokens, limits=limits, state=state)
+    from privis.server.streams import StreamSpec
+
+    specs = []
+    for text in stream or []:
+        name, sep, source = text.partition("=")
+        if not sep or not name or not source:
+            raise PrivisError(f"--stream takes NAME=SOURCE (e.g. lobby=rtsp://camera/1), got {text!r}")
+        specs.append(StreamSpec(name, source, tuple(line or ()), tuple(zone or ()), bucket, epsilon_per_day,
+                                epsilon_per_release, loop=loop))  # fmt: skip
+    service = create_app(load_settings(config), tokens=tokens, limits=limits, state=state, streams=specs)
     typer.secho(f"serving privis on http://{host}:{port} (OpenAPI at /docs; Ctrl-C stops)", err=True)
     run(service, host, port)
 

@@ -10,6 +10,9 @@
     (every page or frame; a DICOM header de-identified), answered in the same format.
 ``/v1/jobs``
     videos, as jobs: see `privis.server.jobs`.
+``/v1/streams``
+    the operator's live sources: MJPEG, counts per bucket and the DP budget left today
+    (`privis.server.streams`); the page ``/ui/live.html?stream=NAME`` shows them.
 ``GET /healthz``
     liveness, without a token.
 ``GET /metrics``
@@ -36,6 +39,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -161,11 +165,13 @@ def create_app(
     tokens: TokenStore | None = None,
     limits: ServeLimits | None = None,
     state: str | os.PathLike[str] | None = None,
+    streams: Sequence[Any] = (),
 ) -> Any:
     """The service as a FastAPI app: `settings` (the configuration of `privis.config`) give
     the defaults each request may narrow; `tokens` None serves without authentication
     (tests, and a socket only this machine's user can reach). With a `state` folder, video
-    jobs are taken (``/v1/jobs``) and kept there until downloaded."""
+    jobs are taken (``/v1/jobs``) and kept there until downloaded. `streams` (`StreamSpec`)
+    are live sources anonymized from the start, watched and counted at ``/v1/streams``."""
     from fastapi import FastAPI, HTTPException, Query, Request, Response
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -351,7 +357,106 @@ def create_app(
 
     if state is not None:
         _jobs(app, Path(state), settings, limits, authorize, metrics)
+    _streams(app, streams, settings, state, authorize)
     return app
+
+
+def stop_app(app: Any) -> None:
+    """Stop the app's threads (live streams, the job runner): for tests and embedding; a
+    `privis serve` process ends them by exiting."""
+    for stream in getattr(app.state, "streams", {}).values():
+        stream.stop()
+    runner = getattr(app.state, "job_runner", None)
+    if runner is not None:
+        runner.stop()
+
+
+MAX_VIEWERS = 8  # MJPEG clients per stream at once (503 beyond them)
+TICKET_S = 300  # how long a viewing ticket opens a stream's MJPEG
+
+
+def _streams(app: Any, specs: Sequence[Any], settings: Settings, state: Any, authorize: Any) -> None:
+    """``/v1/streams``: the operator's live sources, as MJPEG and counts. An ``<img>`` cannot send
+    a bearer token, so the page asks for a short-lived ticket (an HMAC of the stream and its
+    expiry under a key this process draws at start) and puts it in the MJPEG URL."""
+    import hashlib
+    import hmac
+    import secrets
+
+    from fastapi import HTTPException, Request
+    from fastapi.responses import StreamingResponse
+    from starlette.concurrency import run_in_threadpool
+
+    from privis.server.streams import LiveStream
+
+    live = {spec.name: LiveStream(spec, settings, Path(state) if state is not None else None) for spec in specs}
+    for stream in live.values():
+        stream.start()
+    app.state.streams = live
+    key = secrets.token_bytes(32)
+    viewers = dict.fromkeys(live, 0)
+    lock = threading.Lock()
+
+    def sign(name: str, expires: int) -> str:
+        return hmac.new(key, f"{name}|{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def stream_of(name: str) -> Any:
+        if name not in live:
+            raise HTTPException(404, f"no stream {name!r} (see GET /v1/streams)")
+        return live[name]
+
+    @app.get("/v1/streams", responses=_errors(401, 408, 429, 431))
+    def list_streams(request: Request) -> dict[str, Any]:
+        authorize(request)
+        return {"streams": [{"name": n, "state": s.state, "frames": s.frames} for n, s in live.items()]}
+
+    @app.get("/v1/streams/{name}/counts", responses=_errors(401, 404, 408, 429, 431))
+    def counts(name: str, request: Request) -> dict[str, Any]:
+        authorize(request)
+        return stream_of(name).status()
+
+    @app.get("/v1/streams/{name}/ticket", responses=_errors(401, 404, 408, 429, 431))
+    def ticket(name: str, request: Request) -> dict[str, Any]:
+        authorize(request)
+        stream_of(name)
+        expires = int(time.time()) + TICKET_S
+        value = f"{expires}.{sign(name, expires)}"
+        return {"ticket": value, "expires": expires, "url": f"/v1/streams/{name}?ticket={value}"}
+
+    @app.get("/v1/streams/{name}", response_class=StreamingResponse,
+             responses={200: {"content": {"multipart/x-mixed-replace": {"schema": {"type": "string"}}}},
+                        **_errors(401, 404, 408, 429, 431, 503)})  # fmt: skip
+    async def watch(name: str, request: Request, ticket: str | None = None) -> StreamingResponse:
+        stream = stream_of(name)
+        if ticket is None:
+            authorize(request)
+        else:
+            expires, _, mac = ticket.partition(".")
+            live_ticket = expires.isdigit() and int(expires) > time.time()
+            if not (live_ticket and hmac.compare_digest(mac, sign(name, int(expires)))):
+                raise HTTPException(401, "the viewing ticket is wrong or has expired: ask GET /v1/streams/NAME/ticket")
+        with lock:
+            if viewers[name] >= MAX_VIEWERS:
+                raise HTTPException(503, f"{MAX_VIEWERS} viewers already watch {name!r}", headers={"Retry-After": "10"})
+            viewers[name] += 1
+
+        async def parts() -> Any:
+            seq = 0
+            try:
+                while not await request.is_disconnected():
+                    new, jpeg = await run_in_threadpool(stream.view.wait, seq, 2.0)
+                    if new == seq:
+                        if stream.state not in ("starting", "running"):
+                            break
+                        continue
+                    seq = new
+                    yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%b\r\n" % (len(jpeg), jpeg)
+            finally:
+                with lock:
+                    viewers[name] -= 1
+
+        return StreamingResponse(parts(), media_type="multipart/x-mixed-replace; boundary=frame",
+                                 headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
 class _Redactors:
@@ -537,7 +642,7 @@ def _decodes(path: Path) -> bool:
         return False
 
 
-_ENDPOINTS = frozenset(["/healthz", "/metrics", "/v1/anonymize", "/v1/redact-text", "/v1/jobs"])
+_ENDPOINTS = frozenset(["/healthz", "/metrics", "/v1/anonymize", "/v1/redact-text", "/v1/jobs", "/v1/streams"])
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -25,11 +25,17 @@ from privis.server.tokens import TokenStore  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def service():
+def service(tmp_path_factory):
+    from privis.server.app import stop_app
+
     store = TokenStore(":memory:")
     token = store.create("browser")
-    with running(create_app(tokens=store)) as url:
-        yield url, token
+    app = create_app(tokens=store, state=tmp_path_factory.mktemp("state"))
+    try:
+        with running(app) as url:
+            yield url, token
+    finally:
+        stop_app(app)
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +79,35 @@ def test_a_dropped_photo_comes_back_with_the_face_hidden_and_downloads(service, 
     assert saved.name == "anonymized-astronaut.jpg"
     out = np.asarray(Image.open(io.BytesIO(saved.read_bytes())).convert("RGB"))
     assert out.shape == (512, 512, 3) and _faces(out) == 0
+    page.close()
+
+
+def test_a_dropped_video_runs_as_a_job_and_downloads(service, browser, tmp_path):
+    from skimage import data
+
+    from privis.media.video import write_video
+
+    url, token = service
+    face = np.asarray(data.astronaut())[::2, ::2]
+    clip = write_video(tmp_path / "walk.mp4", [np.roll(face, 3 * k, axis=1) for k in range(15)], fps=10)
+    page = browser.new_page(accept_downloads=True)
+    page.goto(url + "/")
+    page.fill("#token", token)
+    page.dispatch_event("#token", "change")
+    page.select_option("#method", "fill")
+    page.set_input_files("#files", str(clip))
+    page.wait_for_selector(".result[data-state=done]", timeout=120_000)
+    assert "deleted its copy" in page.inner_text(".result .status")
+    with page.expect_download() as download:
+        page.click(".download")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == "anonymized-walk.mp4" and saved.read_bytes()[4:8] == b"ftyp"
+    import av
+
+    with av.open(str(saved)) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    assert _faces(face) >= 1 and _faces(first) == 0
     page.close()
 
 

@@ -35,7 +35,72 @@ function send(file, onProgress) {
   });
 }
 
+function request(method, url, { body = null, type = null, blob = false, onUpload = null } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, url);
+    xhr.responseType = blob ? "blob" : "json";
+    if (type) xhr.setRequestHeader("Content-Type", type);
+    if (token.value.trim()) xhr.setRequestHeader("Authorization", "Bearer " + token.value.trim());
+    if (onUpload) xhr.upload.onprogress = (e) => e.lengthComputable && onUpload(e.loaded / e.total);
+    xhr.onload = async () => {
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(xhr.response);
+      let detail = xhr.statusText;
+      try { detail = (blob ? JSON.parse(await xhr.response.text()) : xhr.response).detail; } catch (e) { /* not JSON */ }
+      reject(new Error(`${xhr.status}: ${detail}`));
+    };
+    xhr.onerror = () => reject(new Error("the server could not be reached"));
+    xhr.send(body);
+  });
+}
+
+// A video is a job: uploaded, then polled for progress, then its result fetched once.
+async function handleVideo(file, item, status, bar) {
+  const query = new URLSearchParams({ targets: chosenTargets(), method: $("#method").value });
+  const job = await request("POST", "/v1/jobs?" + query, {
+    body: file, type: file.type || "application/octet-stream", onUpload: (p) => { bar.value = 0.2 * p; },
+  });
+  status.textContent = "queued";
+  let state = job;
+  while (!["done", "failed"].includes(state.state)) {
+    await new Promise((r) => setTimeout(r, 1000));
+    state = await request("GET", job.status_url);
+    if (state.progress != null) bar.value = 0.2 + 0.75 * state.progress;
+    status.textContent = state.state === "running" && state.frames_total
+      ? `anonymizing: frame ${state.frames_done} of ${state.frames_total}` : state.state;
+  }
+  if (state.state === "failed") throw new Error(state.error);
+  const blob = await request("GET", job.result_url, { blob: true });
+  bar.value = 1;
+  $(".videos .before", item).src = URL.createObjectURL(file);
+  const after = URL.createObjectURL(blob);
+  $(".videos .after", item).src = after;
+  $(".videos", item).hidden = false;
+  const link = $(".download", item);
+  link.href = after;
+  link.download = "anonymized-" + file.name.replace(/\.[^.]+$/, "") + ".mp4";
+  link.hidden = false;
+  status.textContent = "done: the server has deleted its copy";
+  item.dataset.state = "done";
+}
+
 async function handle(file) {
+  if ((file.type || "").startsWith("video/")) {
+    const item = $("#result").content.firstElementChild.cloneNode(true);
+    $(".name", item).textContent = file.name;
+    $("#results").prepend(item);
+    const status = $(".status", item), bar = $("progress", item);
+    status.textContent = "uploading";
+    try {
+      await handleVideo(file, item, status, bar);
+    } catch (err) {
+      status.textContent = err.message;
+      status.classList.add("error");
+      bar.hidden = true;
+      item.dataset.state = "error";
+    }
+    return;
+  }
   const item = $("#result").content.firstElementChild.cloneNode(true);
   $(".name", item).textContent = file.name;
   $("#results").prepend(item);

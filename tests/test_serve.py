@@ -192,3 +192,21 @@ def test_a_dicom_comes_back_with_its_burned_in_name_hidden_and_header_cleared(cl
     assert answer.status_code == 200 and int(answer.headers["x-privis-regions"]) >= 1
     out = pydicom.dcmread(io.BytesIO(answer.content))
     assert str(out.get("PatientName", "")) != str(header.get("PatientName", "x"))
+
+
+def test_the_encrypted_inference_routes_are_part_of_the_service(store):
+    ts = pytest.importorskip("tenseal")
+    pytest.importorskip("torch")
+    from privis.learn.models import create_model
+    from privis.server.encrypted import create_router
+
+    router, _ = create_router(create_model("he-cnn", (1, 28, 28), 10))
+    app = create_app(tokens=store, routers=[router])
+    context = ts.context(ts.SCHEME_TYPE.CKKS, 8192, coeff_mod_bit_sizes=[60, 40, 60])
+    context.make_context_public()
+    with TestClient(app) as c:
+        assert c.get("/v1/encrypted").json()["model"] == "he-cnn"
+        opened = c.post("/v1/encrypted/sessions", content=context.serialize(),
+                        headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+        assert opened.status_code == 200 and opened.json()["session"]
+        assert "/v1/encrypted/sessions" in c.get("/openapi.json").json()["paths"]

@@ -63,6 +63,10 @@ def serve(
         float | None, typer.Option("--epsilon-per-release", min=1e-6, help="ε one bucket's release may spend.")
     ] = None,
     loop: Annotated[bool, typer.Option("--loop", help="Play file sources again from the start at their end.")] = False,
+    encrypted_model: Annotated[
+        Path | None,
+        typer.Option("--encrypted-model", help="An he-cnn from `privis encrypted train`: serve /v1/encrypted too."),
+    ] = None,
 ) -> None:
     """Serve privis over HTTP: POST an image to /v1/anonymize; OpenAPI at /docs.
 
@@ -96,7 +100,15 @@ def serve(
             raise PrivisError(f"--stream takes NAME=SOURCE (e.g. lobby=rtsp://camera/1), got {text!r}")
         specs.append(StreamSpec(name, source, tuple(line or ()), tuple(zone or ()), bucket, epsilon_per_day,
                                 epsilon_per_release, loop=loop))  # fmt: skip
-    service = create_app(load_settings(config), tokens=tokens, limits=limits, state=state, streams=specs)
+    routers = []
+    if encrypted_model is not None:
+        from privis.learn.dp_train import load_model
+        from privis.server.encrypted import create_router
+
+        he_model, meta = load_model(encrypted_model)
+        routers.append(create_router(he_model, classes=meta["data"]["classes"])[0])
+    service = create_app(load_settings(config), tokens=tokens, limits=limits, state=state, streams=specs,
+                         routers=routers)  # fmt: skip
     typer.secho(f"serving privis on http://{host}:{port} (OpenAPI at /docs; Ctrl-C stops)", err=True)
     run(service, host, port)
 

@@ -166,12 +166,15 @@ def create_app(
     limits: ServeLimits | None = None,
     state: str | os.PathLike[str] | None = None,
     streams: Sequence[Any] = (),
+    routers: Sequence[Any] = (),
 ) -> Any:
     """The service as a FastAPI app: `settings` (the configuration of `privis.config`) give
     the defaults each request may narrow; `tokens` None serves without authentication
     (tests, and a socket only this machine's user can reach). With a `state` folder, video
     jobs are taken (``/v1/jobs``) and kept there until downloaded. `streams` (`StreamSpec`)
-    are live sources anonymized from the start, watched and counted at ``/v1/streams``."""
+    are live sources anonymized from the start, watched and counted at ``/v1/streams``.
+    `routers` are included as they are (the encrypted-inference routes,
+    `privis.server.encrypted.create_router`, whose sessions belong to the client's address)."""
     from fastapi import FastAPI, HTTPException, Query, Request, Response
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -358,6 +361,8 @@ def create_app(
     if state is not None:
         _jobs(app, Path(state), settings, limits, authorize, metrics)
     _streams(app, streams, settings, state, authorize)
+    for router in routers:
+        app.include_router(router)
     return app
 
 

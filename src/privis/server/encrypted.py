@@ -69,7 +69,28 @@ def create_app(
     session belongs to the address that opened it: a new one replaces only that client's
     oldest (beyond `max_per_client`, default half the slots) or one idle for `idle_s`.
     """
-    from fastapi import FastAPI, HTTPException, Request, Response
+    from fastapi import FastAPI
+
+    router, budget = create_router(model, classes=classes, max_sessions=max_sessions, max_per_client=max_per_client,
+                                   max_in_flight=max_in_flight, idle_s=idle_s)  # fmt: skip
+    app = FastAPI(title="privis encrypted inference", docs_url=None, redoc_url=None)
+    app.include_router(router)
+    app.state.budget = budget  # what is in flight, for monitoring and tests
+    return app
+
+
+def create_router(
+    model: Any,
+    *,
+    classes: list[str] | None = None,
+    max_sessions: int = 4,
+    max_per_client: int | None = None,
+    max_in_flight: int = MAX_IN_FLIGHT_BYTES,
+    idle_s: float = IDLE_S,
+) -> tuple[Any, ByteBudget]:
+    """The routes of `create_app` as an APIRouter (what `privis serve --encrypted-model`
+    includes in the service), and the byte budget they hold request bodies to."""
+    from fastapi import APIRouter, HTTPException, Request, Response
     from starlette.concurrency import run_in_threadpool
 
     weights = export_weights(model)
@@ -79,8 +100,7 @@ def create_app(
     budget = ByteBudget(max_in_flight)
     loading = asyncio.Semaphore(1)  # deserializing a context copies it: one at a time
     computing = asyncio.Semaphore(max(1, os.cpu_count() or 1))
-    app = FastAPI(title="privis encrypted inference", docs_url=None, redoc_url=None)
-    app.state.budget = budget  # what is in flight, for monitoring and tests
+    app = APIRouter(tags=["encrypted inference"])
     info = {
         "model": "he-cnn",
         "input": [28, 28],
@@ -160,7 +180,7 @@ def create_app(
             del sessions[sid]
             return {"closed": True}
 
-    return app
+    return app, budget
 
 
 class EncryptedService:

@@ -43,3 +43,29 @@ def test_every_hostile_request_gets_a_4xx_and_the_server_goes_on():
         conn.request("POST", "/v1/anonymize", body=png(),
                      headers={"Authorization": f"Bearer {token}", "Content-Type": "image/png"})  # fmt: skip
         assert conn.getresponse().status == 200
+
+
+def test_sixteen_clients_at_once_are_all_answered_in_bounded_time():
+    import http.client
+    import time
+
+    store = TokenStore(":memory:")
+    token = store.create("load")
+    with running(create_app(tokens=store, limits=ServeLimits(rate_per_minute=0))) as url:
+        port = int(url.rsplit(":", 1)[1])
+        body = png(320, 240)
+
+        def one(_: int) -> tuple[int, float]:
+            start = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            conn.request("POST", "/v1/anonymize", body=body,
+                         headers={"Authorization": f"Bearer {token}", "Content-Type": "image/png"})  # fmt: skip
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            return response.status, time.perf_counter() - start
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(one, range(48)))
+    assert [s for s, _ in answers] == [200] * 48
+    assert max(t for _, t in answers) < 60  # every client is served well inside the request time limit

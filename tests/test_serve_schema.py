@@ -8,6 +8,7 @@ anonymized; the others are answered 422, which the schema says.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 
 import pytest
@@ -17,7 +18,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
-from privis.server.app import ServeLimits, create_app  # noqa: E402
+from privis.server.app import ServeLimits, create_app, stop_app  # noqa: E402
 from privis.server.tokens import TokenStore  # noqa: E402
 
 STORE = TokenStore(":memory:")
@@ -25,6 +26,13 @@ TOKEN = STORE.create("schemathesis")
 STATE = tempfile.mkdtemp(prefix="privis-schema-")
 APP = create_app(tokens=STORE, limits=ServeLimits(rate_per_minute=0), state=STATE)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_the_app():
+    yield
+    stop_app(APP)
+    shutil.rmtree(STATE, ignore_errors=True)
 
 
 @schema.parametrize()

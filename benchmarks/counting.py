@@ -27,9 +27,9 @@ import tempfile
 from pathlib import Path
 
 from _common import DEFAULT_DATA, PRIVIS, emit, markdown_table, run_json
-from removal import read
 
 from privis.audit.walkers import scene_counts
+from privis.media.video import read_frames
 
 VIDEO = "intel_one-by-one-person-detection.mp4"
 XS = (200, 300, 400, 500, 560, 650, 700)
@@ -61,7 +61,9 @@ def main() -> int:
         [[r["mode"], r["frames"], r["dropped"], r["fps"],
           *[f"{r['lines'][f'x{x}']['forward']} / {r['lines'][f'x{x}']['backward']}" for x in XS]] for r in rows],
     )  # fmt: skip
-    scene = scene_counts(read(args.data / VIDEO, 700), read(args.data / "intel_car-detection.mp4", 26)[25])
+    scene = scene_counts(
+        read_frames(args.data / VIDEO, 700), read_frames(args.data / "intel_car-detection.mp4", 26)[25]
+    )
     print(scene, file=sys.stderr)
     table += "\n\n" + markdown_table(
         ["scene: what", "truth", "counted"], [[r["what"], r["truth"], r["counted"]] for r in scene]

@@ -38,25 +38,10 @@ from _common import DEFAULT_DATA, PRIVIS, emit, markdown_table
 
 from privis import Anonymizer
 from privis.audit.walkers import CUT_FROM, SCENE_STANDING, Walk, car_park_scene, cutouts, walking_scene
-from privis.media.video import Frame
+from privis.media.video import Frame, read_frames
 
 PEOPLE = "intel_one-by-one-person-detection.mp4"
 CARS = "intel_car-detection.mp4"
-
-
-def read(path: Path, limit: int | None = None) -> list[np.ndarray]:
-    """A video's frames as RGB arrays."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    out: list[np.ndarray] = []
-    while limit is None or len(out) < limit:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        out.append(np.ascontiguousarray(bgr[..., ::-1]))
-    cap.release()
-    return out
 
 
 def remove_people(frames: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
@@ -93,8 +78,8 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    people = read(args.data / PEOPLE)
-    background = read(args.data / CARS, limit=26)[25]  # an empty car park
+    people = read_frames(args.data / PEOPLE)
+    background = read_frames(args.data / CARS, limit=26)[25]  # an empty car park
     frames, pasted = car_park_scene(people, background)
     masks = [cv2.dilate(m.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0 for m in pasted]
     removed, seconds = remove_people(frames)
@@ -131,7 +116,7 @@ def main() -> int:
         subprocess.run([*PRIVIS, "anonymize", str(args.data / PEOPLE), "-o", str(video), "--targets", "person",
                         "--method", "remove", "--quiet"], check=True)  # fmt: skip
         seconds = time.perf_counter() - start
-        out = read(video)
+        out = read_frames(video)
         hog = None
         if args.hog_python:
             hog_in, hog_out = hog_people(args.hog_python, args.data / PEOPLE), hog_people(args.hog_python, video)

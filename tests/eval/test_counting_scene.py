@@ -7,28 +7,15 @@ the paths. Every count must be within one of it, and the seconds stayed within a
 (the zone's 10 px hysteresis keeps a stay open while the anchor is just outside).
 """
 
-import numpy as np
-import pytest
-
-cv2 = pytest.importorskip("cv2")
-
-
-def _read(path, limit):
-    cap, out = cv2.VideoCapture(str(path)), []
-    while len(out) < limit:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        out.append(np.ascontiguousarray(bgr[..., ::-1]))
-    return out
+from privis.media.video import read_frames
 
 
 def test_lines_and_zone_on_a_scene_of_known_truth(data_root):
     from privis.audit.walkers import scene_counts
 
     videos = data_root / "videos"
-    rows = scene_counts(_read(videos / "intel_one-by-one-person-detection.mp4", 700),
-                        _read(videos / "intel_car-detection.mp4", 26)[25])  # fmt: skip
+    rows = scene_counts(read_frames(videos / "intel_one-by-one-person-detection.mp4", 700),
+                        read_frames(videos / "intel_car-detection.mp4", 26)[25])  # fmt: skip
     seconds = [r for r in rows if "seconds" in r["what"]]
     counts = [r for r in rows if "seconds" not in r["what"]]
     assert [r for r in counts if abs(r["counted"] - r["truth"]) > 1] == [], rows

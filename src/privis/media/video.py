@@ -357,6 +357,32 @@ def _muxer(path: Path) -> str | None:
     return {".mkv": "matroska", ".m4v": "mp4"}.get(path.suffix.lower())
 
 
+def read_frames(path: str | os.PathLike[str], limit: int | None = None) -> list[np.ndarray]:
+    """The first `limit` frames (all by default) of the video at `path`, as RGB arrays: for
+    benchmarks and tests that need a clip in memory (`write_video` is the other way).
+
+    >>> import tempfile; from pathlib import Path
+    >>> clip = write_video(Path(tempfile.mkdtemp()) / "c.mp4", [np.zeros((16, 16, 3), np.uint8)] * 3)
+    >>> [f.shape for f in read_frames(clip, 2)]
+    [(16, 16, 3), (16, 16, 3)]
+    """
+    import cv2
+
+    if not Path(path).is_file():
+        raise MediaError(f"{path}: no such file")
+    cap = cv2.VideoCapture(str(path))
+    out: list[np.ndarray] = []
+    try:
+        while limit is None or len(out) < limit:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            out.append(np.ascontiguousarray(bgr[..., ::-1]))
+    finally:
+        cap.release()
+    return out
+
+
 def write_video(path: str | os.PathLike[str], frames: list[np.ndarray], fps: int = 10) -> Path:
     """Encode RGB uint8 frames as an H.264 file (for demos and tests)."""
     import av

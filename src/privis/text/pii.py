@@ -24,6 +24,7 @@ import hmac
 import importlib.util
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,30 +237,36 @@ def find_ages(text: str) -> Iterable[Entity]:
         yield Entity("AGE", m.start(group), m.end(group), 0.7, m.group(group))
 
 
-# Words that make a run of capitalized words an institution, in the languages of its users.
-_INSTITUTION_WORD = re.compile(
-    r"(?i:.*(?:hospital|klinik|clinic|sykehus|sjukhus|krankenhaus|ziekenhuis|szpital)\w*|cl[ií]nica|clinique"
-    r"|h[oô]pital|ospedale|infirmary|hastanesi|policlinico|poliklinik|sanatorium)"
-)
+# Words that make a run of capitalized words an institution, in the languages of its users,
+# without accents: those that also end compounds (``Rikshospitalet``, ``Universitätsklinikum``)...
+_INSTITUTION_STEMS = ("hospital", "klinik", "clinic", "sykehus", "sjukhus", "krankenhaus", "ziekenhuis", "szpital")
+# ...and those that stand alone.
+_INSTITUTION_WORDS = frozenset(["clinica", "clinique", "hopital", "ospedale", "infirmary", "hastanesi", "policlinico",
+                                "poliklinik", "sanatorium"])  # fmt: skip
+_INSTITUTION_FUZZY = tuple(w for w in (*_INSTITUTION_STEMS, *sorted(_INSTITUTION_WORDS)) if len(w) >= 7)
 _INSTITUTION_RUN = re.compile(
     r"(?:[A-ZÀ-Þ][\wÀ-ÿ'’.-]*)(?:[ ](?:[A-ZÀ-Þ][\wÀ-ÿ'’.-]*|of|de|di|la|le|del|der|des|du|y|and|&)){0,5}"
 )
 _SAINT_CAPS = re.compile(r"\b(?:ST\.?|SAINT|SANKT|SAN|SANTA)[ -][A-Z][A-Z'’-]+(?: [A-Z][A-Z'’-]+)*\b")
-_KEYWORDS = ("hospital", "klinikum", "clinic", "clinica", "clinique", "hopital", "ospedale", "szpital", "infirmary",
-             "hastanesi", "krankenhaus", "ziekenhuis", "sykehus", "sjukhus", "policlinico", "poliklinik")  # fmt: skip
 
 
 def _institution_word(word: str) -> bool:
     """Whether `word` says "hospital" or "clinic" in one of its users' languages, alone or
-    in a compound (``Rikshospitalet``), up to one OCR error in a word of seven letters or more."""
-    if _INSTITUTION_WORD.fullmatch(word):
+    in a compound (``Rikshospitalet``), up to one OCR error in a word of seven letters or more.
+
+    >>> _institution_word("Rikshospitalet"), _institution_word("Hôpital"), _institution_word("Hospltal")
+    (True, True, True)
+    >>> _institution_word("Universitätsklinikum"), _institution_word("Clinton")
+    (True, False)
+    """
+    low = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c)).lower()
+    if low in _INSTITUTION_WORDS or any(stem in low for stem in _INSTITUTION_STEMS):
         return True
-    if len(word) < 7:
+    if len(low) < 7:
         return False
     from rapidfuzz.distance import Levenshtein
 
-    low = word.lower()
-    return any(Levenshtein.distance(low, k, score_cutoff=1) <= 1 for k in _KEYWORDS if len(k) >= 7)
+    return any(Levenshtein.distance(low, k, score_cutoff=1) <= 1 for k in _INSTITUTION_FUZZY)
 
 
 _LEADING = frozenset("The A An This That Our Their His Her At In To From For".split())

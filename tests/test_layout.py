@@ -1,5 +1,5 @@
 from privis.text import Word
-from privis.text.layout import column_text, flowing_text, pieces, stacked
+from privis.text.layout import pieces, pieces_text, stacked
 from privis.text.ocr import words_text
 
 
@@ -17,9 +17,9 @@ def _overlay():
 def test_wide_gaps_part_columns_and_offsets_stay_those_of_words_text():
     words = _overlay()
     parts = pieces(words)
-    assert column_text(words, parts) == "KOWALSKI JAN\nCITY HOSPITAL\nID: PX77310\nDOB 12.03.1985\n2024-05-04"
-    assert flowing_text(words, parts) == "KOWALSKI JAN|CITY HOSPITAL\nID: PX77310\nDOB 12.03.1985|2024-05-04"
-    assert len(column_text(words, parts)) == len(words_text(words)) == len(flowing_text(words, parts))
+    assert pieces_text(words, parts, gap="\n") == "KOWALSKI JAN\nCITY HOSPITAL\nID: PX77310\nDOB 12.03.1985\n2024-05-04"
+    assert pieces_text(words, parts) == "KOWALSKI JAN|CITY HOSPITAL\nID: PX77310\nDOB 12.03.1985|2024-05-04"
+    assert len(pieces_text(words, parts, gap="\n")) == len(words_text(words)) == len(pieces_text(words, parts))
 
 
 def test_stacked_pieces_are_those_directly_above_and_below():

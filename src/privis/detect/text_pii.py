@@ -109,13 +109,13 @@ class TextPiiDetector(Detector):
             return self._with_transcript(Regions.empty(), "")
         if self.text == "all":
             return self._all_text(words, frame)
-        from privis.text.layout import column_text, flowing_text, pieces, stacked
+        from privis.text.layout import pieces, pieces_text, stacked
 
         text = words_text(words)
         parts = pieces(words)
-        columns = column_text(words, parts)  # the same offsets, a newline at each wide gap too
+        columns = pieces_text(words, parts, gap="\n")  # the same offsets, each piece a line
         found = find_entities(
-            flowing_text(words, parts),  # entities may wrap onto the next line, never across a wide gap
+            pieces_text(words, parts),  # entities may wrap onto the next line, never across a wide gap
             self.entities,
             allow=self.allow,
             deny=self.deny,

@@ -3,19 +3,18 @@
 Tesseract joins words at one height into one line even when a wide gap parts them, such as
 the left and right corners of a scan's overlay (``KOWALSKI JAN ... ST ELSEWHERE``). Read as
 one line, a name runs into the hospital, and a name over a ``DOB`` line is not known to be
-over it. `pieces` breaks lines at gaps wider than a few line heights; `column_text` writes
-the words with a newline between pieces and `flowing_text` for the recognizers (both with
-the offsets of `words_text`); `stacked`
-says which pieces lie directly above or below each other.
+over it. `pieces` breaks lines at gaps wider than a few line heights; `pieces_text` writes
+the words with the offsets of `words_text` and a mark at each wide gap; `stacked` says
+which pieces lie directly above or below each other.
 
 Examples
 --------
 >>> from privis.text.ocr import Word
 >>> words = [Word("KOWALSKI", (10, 10, 90, 24), 1, 0), Word("JAN", (96, 10, 126, 24), 1, 0),
 ...          Word("CLINIC", (400, 10, 460, 24), 1, 0), Word("DOB", (10, 32, 40, 46), 1, 1)]
->>> column_text(words, pieces(words))
+>>> pieces_text(words, pieces(words), gap="\\n")
 'KOWALSKI JAN\\nCLINIC\\nDOB'
->>> flowing_text(words, pieces(words))
+>>> pieces_text(words, pieces(words))
 'KOWALSKI JAN|CLINIC\\nDOB'
 >>> stacked(pieces(words))[0]
 [2]
@@ -57,20 +56,18 @@ def pieces(words: Sequence[Word], gap: float = 2.5) -> list[Piece]:
     return out
 
 
-def column_text(words: Sequence[Word], parts: Sequence[Piece]) -> str:
-    """The words as text, a newline between pieces and a space within one: the same length
-    and offsets as `privis.text.ocr.words_text`, so entities found in either map to boxes."""
-    return "\n".join(" ".join(w.text for w in words[p.first : p.last + 1]) for p in parts)
-
-
-def flowing_text(words: Sequence[Word], parts: Sequence[Piece]) -> str:
-    """The words as text for the recognizers: a newline between lines (a name or address may
-    wrap onto the next), a ``|`` at each wide gap (nothing runs from one column into the
-    next); the offsets of `privis.text.ocr.words_text`."""
+def pieces_text(words: Sequence[Word], parts: Sequence[Piece], gap: str = "|") -> str:
+    """The words as text with the offsets of `privis.text.ocr.words_text` (so entities found in
+    it map to boxes): a space within a piece, a newline between lines, and `gap` (one
+    character) at each wide gap within a line. With ``"|"`` the recognizers may let a name
+    or an address wrap onto the next line but never run from one column into the next; with
+    ``"\\n"`` each piece is a line of its own."""
+    if len(gap) != 1:
+        raise ValueError(f"gap must be one character (the offsets depend on it), got {gap!r}")
     out: list[str] = []
     for k, p in enumerate(parts):
         if k:
-            out.append("\n" if words[p.first].line != words[p.first - 1].line else "|")
+            out.append("\n" if words[p.first].line != words[p.first - 1].line else gap)
         out.append(" ".join(w.text for w in words[p.first : p.last + 1]))
     return "".join(out)
 

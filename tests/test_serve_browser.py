@@ -46,6 +46,15 @@ def browser():
         chromium.close()
 
 
+def _signed_in(browser, url: str, token: str, **options):
+    """A new page at `url` with `token` typed into its token field (and saved, as a change does)."""
+    page = browser.new_page(**options)
+    page.goto(url)
+    page.fill("#token", token)
+    page.dispatch_event("#token", "change")
+    return page
+
+
 def _faces(image: np.ndarray) -> int:
     from privis.detect import create_detector
 
@@ -59,10 +68,7 @@ def test_a_dropped_photo_comes_back_with_the_face_hidden_and_downloads(service, 
     photo = tmp_path / "astronaut.jpg"
     Image.fromarray(data.astronaut()).save(photo, quality=95)
     assert _faces(np.asarray(Image.open(photo))) >= 1
-    page = browser.new_page(viewport={"width": 1100, "height": 900}, accept_downloads=True)
-    page.goto(url + "/")
-    page.fill("#token", token)
-    page.dispatch_event("#token", "change")
+    page = _signed_in(browser, url + "/", token, viewport={"width": 1100, "height": 900}, accept_downloads=True)
     page.select_option("#method", "fill")
     page.set_input_files("#files", str(photo))
     page.wait_for_selector(".result[data-state=done]", timeout=60_000)
@@ -90,10 +96,7 @@ def test_a_dropped_video_runs_as_a_job_and_downloads(service, browser, tmp_path)
     url, token = service
     face = np.asarray(data.astronaut())[::2, ::2]
     clip = write_video(tmp_path / "walk.mp4", [np.roll(face, 3 * k, axis=1) for k in range(15)], fps=10)
-    page = browser.new_page(accept_downloads=True)
-    page.goto(url + "/")
-    page.fill("#token", token)
-    page.dispatch_event("#token", "change")
+    page = _signed_in(browser, url + "/", token, accept_downloads=True)
     page.select_option("#method", "fill")
     page.set_input_files("#files", str(clip))
     page.wait_for_selector(".result[data-state=done]", timeout=120_000)
@@ -115,9 +118,7 @@ def test_a_wrong_token_is_shown_on_the_page(service, browser, tmp_path):
     url, _ = service
     photo = tmp_path / "grey.png"
     Image.new("RGB", (32, 32), (90, 90, 90)).save(photo)
-    page = browser.new_page()
-    page.goto(url + "/")
-    page.fill("#token", "pv_wrong")
+    page = _signed_in(browser, url + "/", "pv_wrong")
     page.set_input_files("#files", str(photo))
     page.wait_for_selector(".result[data-state=error]", timeout=30_000)
     assert page.inner_text(".result .status").startswith("401")
@@ -142,10 +143,9 @@ def test_the_live_counting_page_updates(browser, tmp_path):
     app = create_app(tokens=store, state=tmp_path, streams=[spec])
     try:
         with running(app) as url:
-            page = browser.new_page(viewport={"width": 1100, "height": 700})
-            page.goto(url + "/ui/live.html?stream=wall")
-            page.fill("#token", token)
-            page.dispatch_event("#token", "change")
+            page = _signed_in(
+                browser, url + "/ui/live.html?stream=wall", token, viewport={"width": 1100, "height": 700}
+            )
             first = _wait_for_count(page, "#chart", "data-buckets", above=1)
             frames_first = int(page.get_attribute("#state", "data-frames"))
             _wait_for_count(page, "#chart", "data-buckets", above=first)  # a new bucket is drawn

@@ -263,7 +263,7 @@ def create_app(
     label = "(" + "|".join(LABELS) + ")"
     targets_pattern = f"^{label}(,{label})*$"
     method_pattern = "^(" + "|".join(map(re.escape, available_obfuscators())) + ")$"
-    binary = {"type": "string", "format": "binary"}
+    binary = _BINARY
     app.state.targets_pattern, app.state.method_pattern = targets_pattern, method_pattern
 
     @app.post(
@@ -284,23 +284,14 @@ def create_app(
         output: Literal["image", "json"] = Query("image", description="the image, or the regions as JSON"),
     ) -> Response:
         authorize(request)
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind not in IMAGE_TYPES:
-            raise HTTPException(415, f"send the image's bytes as the body, with one of: {', '.join(IMAGE_TYPES)}")
+        _media_type(request, IMAGE_TYPES, "image")
         try:
             anonymizer = await run_in_threadpool(anonymizers.get, targets, method)
         except PrivisError as exc:
             raise HTTPException(422, str(exc)) from None
         async with limited_body(request, budget, limits.max_upload_bytes, "an image") as body:
-            try:
-                size = image_size(body.data)
-            except ImageTooLargeError as exc:
-                raise HTTPException(413, str(exc)) from None
-            if size is None:
+            if not _within_pixels(body.data, limits.max_pixels):
                 raise HTTPException(422, "the body is not an image privis can read (JPEG, PNG, WebP, BMP, TIFF)")
-            if size[0] * size[1] > limits.max_pixels:
-                raise HTTPException(413, f"{size[0]}x{size[1]} pixels is over this server's "
-                                         f"{limits.max_pixels / 1e6:.0f} MP limit")  # fmt: skip
             async with working:
                 try:
                     answer = await run_in_threadpool(_anonymize, anonymizer, body, output, limits.max_pixels)
@@ -334,18 +325,11 @@ def create_app(
         """Personal data written in an image, a PDF (every page, as an image-only PDF) or a DICOM file
         (every frame, and its header de-identified) blacked out; answered in the same format."""
         authorize(request)
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind not in documents:
-            raise HTTPException(415, f"send the file's bytes as the body, with one of: {', '.join(documents)}")
+        kind = _media_type(request, documents, "file")
         redactor = await run_in_threadpool(redactors.get, text)
         async with limited_body(request, budget, limits.max_upload_bytes, "a document") as body:
             if not documents[kind]:
-                try:
-                    size = image_size(body.data)
-                except ImageTooLargeError as exc:
-                    raise HTTPException(413, str(exc)) from None
-                if size is not None and size[0] * size[1] > limits.max_pixels:
-                    raise HTTPException(413, f"{size[0]}x{size[1]} pixels is over this server's limit")
+                _within_pixels(body.data, limits.max_pixels)  # an unreadable image fails to decode below: 422
             async with working:
                 try:
                     content, media_type, found = await run_in_threadpool(
@@ -556,20 +540,14 @@ def _jobs(app: Any, state: Path, settings: Settings, limits: ServeLimits, author
 
     @app.post("/v1/jobs", status_code=202, responses=_errors(400, 401, 408, 413, 415, 422, 429, 431, 507),
               openapi_extra={"requestBody": {"required": True, "content": {
-                  t: {"schema": {"type": "string", "format": "binary"}} for t in VIDEO_TYPES}}})  # fmt: skip
+                  t: {"schema": _BINARY} for t in VIDEO_TYPES}}})  # fmt: skip
     async def submit(
         request: Request,
         targets: str | None = Query(None, max_length=64, pattern=app.state.targets_pattern),
         method: str | None = Query(None, max_length=64, pattern=app.state.method_pattern),
     ) -> dict[str, Any]:
         owner = authorize(request)
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind not in VIDEO_TYPES:
-            raise HTTPException(415, f"send the video's bytes as the body, with one of: {', '.join(VIDEO_TYPES)}")
-        try:
-            Settings(targets=targets) if targets else None
-        except PrivisError as exc:
-            raise HTTPException(422, str(exc)) from None
+        kind = _media_type(request, VIDEO_TYPES, "video")
         job = store.create(owner, VIDEO_TYPES[kind], {"targets": targets, "method": method})
         target = store.folder(job.id) / f"input{job.suffix}"
         size = 0
@@ -648,6 +626,34 @@ def _decodes(path: Path) -> bool:
 
 
 _ENDPOINTS = frozenset(["/healthz", "/metrics", "/v1/anonymize", "/v1/redact-text", "/v1/jobs", "/v1/streams"])
+
+
+_BINARY = {"type": "string", "format": "binary"}  # an upload or an answer of raw bytes, in the schema
+
+
+def _media_type(request: Any, accepted: Any, what: str) -> str:
+    """The request's media type if it is one of `accepted`, else 415."""
+    from fastapi import HTTPException
+
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in accepted:
+        raise HTTPException(415, f"send the {what}'s bytes as the body, with one of: {', '.join(accepted)}")
+    return str(kind)
+
+
+def _within_pixels(data: bytes, max_pixels: int) -> bool:
+    """Whether `data`'s header names an image size (False: no image format privis reads);
+    413 when it is over `max_pixels` or Pillow calls it a decompression bomb, before any
+    pixel is decoded."""
+    from fastapi import HTTPException
+
+    try:
+        size = image_size(data)
+    except ImageTooLargeError as exc:
+        raise HTTPException(413, str(exc)) from None
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise HTTPException(413, f"{size[0]}x{size[1]} pixels is over this server's {max_pixels / 1e6:.0f} MP limit")
+    return size is not None
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:

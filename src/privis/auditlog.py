@@ -85,6 +85,12 @@ class AuditLog:
         with self._lock:
             self._fh.write(json.dumps(record, separators=(",", ":")) + "\n")
 
+    def write_lines(self, text: str) -> None:
+        """Append JSON lines written elsewhere (by a worker's own `AuditLog`), whole and in order."""
+        if text:
+            with self._lock:
+                self._fh.write(text if text.endswith("\n") else text + "\n")
+
     def regions(
         self,
         regions: Regions,

@@ -15,20 +15,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from privis.errors import MediaError, OutputExistsError, PrivisError
 from privis.media.dicom import anonymize_dicom, is_dicom_path
+from privis.media.files import write_atomically
 from privis.media.image import (
     IMAGE_SUFFIXES,
     LoadedImage,
-    copy_jpeg_without_metadata,
+    encode_image,
     is_image_path,
+    jpeg_without_metadata,
     output_suffix,
     read_image,
-    write_image,
 )
 from privis.media.pdf import anonymize_pdf, is_pdf_path
 from privis.media.video import is_video_path, video_output_suffix
 from privis.pipeline import Anonymizer
+from privis.regions import Regions
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +167,6 @@ def _without_clashes(jobs: list[Job]) -> tuple[list[Job], list[tuple[str, str]]]
     return kept, refused
 
 
-def _is_jpeg(path: Path) -> bool:
-    return path.suffix.lower() in (".jpg", ".jpeg")
-
-
 def _supported(path: Path) -> bool:
     return is_image_path(path) or is_video_path(path) or is_dicom_path(path) or is_pdf_path(path)
 
@@ -247,12 +247,7 @@ def run(
                 if advance:
                     advance(job)
                 continue
-            meta = loaded.metadata if keep_metadata else None
-            if not len(regions) and loaded.lossless_copy and not keep_metadata and _is_jpeg(job.dst):
-                # Nothing hidden: the same compressed pixels, without metadata, rather than a re-encode.
-                write = pool.submit(_copy_or_encode, job, loaded, overwrite)
-            else:
-                write = pool.submit(write_image, job.dst, out, mode=loaded.mode, metadata=meta, overwrite=overwrite)
+            write = pool.submit(_write_result, job, loaded, out, regions, keep_metadata, overwrite)
             writes.append((job, write))
             writes = _drain(writes, report, advance, audit, block=len(writes) > 4)
         _drain(writes, report, advance, audit, block=True)
@@ -263,16 +258,39 @@ def run(
     return report
 
 
-def _copy_or_encode(job: Job, loaded: LoadedImage, overwrite: bool) -> Path:
-    """The JPEG's own compressed pixels without anything else; a re-encode where the file's
-    structure is not one the copy understands or the copy would not decode the same."""
+def _write_result(
+    job: Job, loaded: LoadedImage, out: np.ndarray, regions: Regions, keep_metadata: bool, overwrite: bool
+) -> Path:
     if job.dst is None:
         raise ValueError("a detect-only job has nothing to write")
-    try:
-        return copy_jpeg_without_metadata(job.src, job.dst, expect=loaded.pixels, overwrite=overwrite)
-    except MediaError as exc:
-        log.info("%s; re-encoding instead", exc)
-        return write_image(job.dst, loaded.pixels, mode=loaded.mode, overwrite=overwrite)
+    data = image_result(job.dst.suffix, loaded, out, regions, keep_metadata=keep_metadata, source=job.src.read_bytes)
+    return write_atomically(job.dst, lambda tmp: Path(tmp).write_bytes(data), overwrite=overwrite)
+
+
+def image_result(
+    suffix: str,
+    loaded: LoadedImage,
+    out: np.ndarray,
+    regions: Regions,
+    *,
+    keep_metadata: bool,
+    source: Callable[[], bytes],
+) -> bytes:
+    """The bytes of an image job's output file (one rule for every runner, so that a batch run
+    here and one spread over a Ray cluster write the same files).
+
+    Where nothing was hidden in an upright JPEG, the source's own compressed pixels without
+    anything else (`source` gives its bytes), rather than a re-encode; otherwise, or where the
+    copy would not decode the same, `out` encoded for `suffix`.
+    """
+    if not len(regions) and loaded.lossless_copy and not keep_metadata and suffix.lower() in (".jpg", ".jpeg"):
+        try:
+            return jpeg_without_metadata(source(), expect=loaded.pixels)
+        except MediaError as exc:
+            log.info("%s; re-encoding instead", exc)
+            return encode_image(loaded.pixels, suffix, mode=loaded.mode)
+    meta = loaded.metadata if keep_metadata else None
+    return encode_image(out, suffix, mode=loaded.mode, metadata=meta)
 
 
 def _prefetch(pool: cf.ThreadPoolExecutor, jobs: Sequence[Job], depth: int = 2) -> Iterable[tuple[Job, cf.Future]]:

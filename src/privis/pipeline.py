@@ -186,6 +186,16 @@ class Anonymizer:
         twin.audit = self.audit
         return twin
 
+    def single_threaded(self) -> Anonymizer:
+        """The same anonymizer with each detector on one core, for a process that shares the
+        machine's cores with others like it (a Ray actor given one CPU). Same regions: the
+        networks give the same outputs on one thread as on several."""
+        twin = Anonymizer(settings=self.settings, detectors=self._single if self.workers > 1 else
+                          [d.single_threaded() if isinstance(d, Detector) else d for d in self.detectors],
+                          kind=self.kind)  # fmt: skip
+        twin.audit = self.audit
+        return twin
+
     def detect(self, frame: np.ndarray, *, detectors: Sequence[DetectFn] | None = None) -> Regions:
         """Regions of every target in an RGB uint8 frame.
 

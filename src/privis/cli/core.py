@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import re
 import sys
 import unicodedata
 from collections.abc import Callable
@@ -164,7 +165,27 @@ def run() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
-    app()
+    app(args=optional_values(sys.argv[1:]))
+
+
+_RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|\[[0-9a-fA-F:.]+\]:\d+|[\w.-]+:\d+)$")
+
+
+def optional_values(args: list[str]) -> list[str]:
+    """``--ray`` with or without an address: alone (or before anything that is not an address) it
+    means a local Ray, which Typer's options cannot say by themselves.
+
+    >>> optional_values(["anonymize", "--ray", "in/", "-o", "out/"])
+    ['anonymize', '--ray', 'local', 'in/', '-o', 'out/']
+    >>> optional_values(["anonymize", "--ray", "10.0.0.5:6379", "in/"])
+    ['anonymize', '--ray', '10.0.0.5:6379', 'in/']
+    """
+    out = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--ray" and (i + 1 == len(args) or not _RAY_ADDRESS.match(args[i + 1])):
+            out.append("local")
+    return out
 
 
 @contextlib.contextmanager

@@ -48,10 +48,16 @@ from privis.hosts import parse_host_port
 @app.command()
 @guard
 def anonymize(
-    inputs: Annotated[list[Path], typer.Argument(help="Image or video files and folders (recursive).")],
+    inputs: Annotated[
+        list[str], typer.Argument(help="Image or video files and folders (recursive); with --ray, or an s3:// prefix.")
+    ],
     out: Annotated[
-        Path | None,
-        typer.Option("-o", "--out", help="Output folder (or file, for one input). Default: beside the input."),
+        str | None,
+        typer.Option(
+            "-o",
+            "--out",
+            help="Output folder (or file, for one input); with --ray, or an s3:// prefix. Default: beside the input.",
+        ),
     ] = None,
     config: ConfigOpt = None,
     preset: PresetOpt = None,
@@ -92,6 +98,23 @@ def anonymize(
     ] = None,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Video: drop the audio streams.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Run on Ray: a local one (loopback) when no ADDRESS is "
+            "given, else the cluster at HOST:PORT. Resumable: finished files are kept in a manifest.",
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="With --ray: detector actors (2).")] = 2,
+    manifest: Annotated[
+        Path | None,
+        typer.Option("--manifest", help="With --ray: the manifest file (default: .privis-manifest.sqlite in -o)."),
+    ] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="With --ray: check every output against the manifest's hashes.")
+    ] = False,
 ) -> None:
     """Hide faces in images and videos; the output tree mirrors the input tree."""
     from privis.auditlog import AuditLog
@@ -107,6 +130,12 @@ def anonymize(
         dp_refresh=dp_refresh, dp_track_budget=dp_track_budget, linger=linger, lookahead=lookahead,
         detect_every=detect_every, codec=codec, crf=crf, no_audio=no_audio,
     )  # fmt: skip
+    if ray is not None:
+        return _anonymize_on_ray(settings, inputs, out, ray=ray, workers=workers, manifest=manifest, fmt=fmt.value,
+                                 keep_metadata=keep_metadata, overwrite=overwrite, audit=audit, verify=verify,
+                                 quiet=quiet, detect_only=detect_only)  # fmt: skip
+    if manifest is not None or verify:
+        raise PrivisError("--manifest and --verify belong to --ray runs")
     jobs, problems, notes = plan(inputs, out, fmt=fmt.value, detect_only=detect_only)
     _check_side_files(jobs, audit=audit)
     anonymizer = Anonymizer(settings=settings)
@@ -121,6 +150,50 @@ def anonymize(
     failed = _print_outcome(problems, notes, report)
     where = f" -> {shown(out)}" if out else ""
     typer.echo(f"{report.done} file(s) done, {report.regions} region(s) hidden, {len(failed)} failed{where}", err=True)
+    if failed:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _anonymize_on_ray(
+    settings: Any, inputs: list[str], out: str | None, *, ray: str, workers: int, manifest: Path | None, fmt: str,
+    keep_metadata: bool, overwrite: bool, audit: Path | None, verify: bool, quiet: bool, detect_only: bool,
+) -> None:  # fmt: skip
+    """`privis anonymize --ray`: the batch on Ray Data, recorded in a manifest."""
+    from privis.auditlog import AuditLog
+    from privis.cli.core import count_progress
+    from privis.scale import ray_batch
+
+    if detect_only:
+        raise PrivisError("--detect-only runs on one machine; leave out --ray")
+    rows, problems, notes = ray_batch.plan_rows(inputs, out, fmt=fmt)
+    book = manifest or ray_batch.default_manifest(out, rows)
+    log = AuditLog(audit) if audit else None
+    done = [0]
+    try:
+        with count_progress("anonymizing on Ray", len(rows), show=not quiet and bool(rows)) as progress:
+
+            def advance(n: int) -> None:
+                done[0] += n
+                if progress:
+                    progress(done[0])
+
+            report = ray_batch.run_on_ray(
+                settings, rows, manifest=book, address=None if ray == "local" else ray, workers=workers, fmt=fmt,
+                keep_metadata=keep_metadata, overwrite=overwrite, audit=log, advance=advance,
+            )  # fmt: skip
+    finally:
+        if log is not None:
+            log.close()
+    failed = _print_outcome(problems, notes, report)
+    where = f" -> {shown(out)}" if out else ""
+    typer.echo(f"{report.done} file(s) done, {report.resumed} already finished, {report.regions} region(s) hidden, "
+               f"{len(failed)} failed{where}; manifest {shown(book)}", err=True)  # fmt: skip
+    if verify:
+        checked, wrong = ray_batch.verify(book)
+        for dst, problem in wrong:
+            typer.secho(f"privis: {shown(dst)}: {problem}", fg=typer.colors.YELLOW, err=True)
+        typer.echo(f"verified {checked - len(wrong)} of {checked} output(s) against the manifest", err=True)
+        failed = failed + wrong
     if failed:
         raise typer.Exit(EXIT_SOME_FAILED)
 

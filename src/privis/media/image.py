@@ -9,6 +9,7 @@ back without metadata unless asked.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +54,7 @@ class LoadedImage:
         ``keep_metadata``.
     lossless_copy : bool
         The file is a JPEG stored upright, so where nothing is hidden it can be copied
-        with its metadata stripped instead of re-encoded (`copy_jpeg_without_metadata`).
+        with its metadata stripped instead of re-encoded (`jpeg_without_metadata`).
     """
 
     pixels: np.ndarray
@@ -145,7 +146,8 @@ def _decode(source: Any, name: str, *, max_pixels: int = MAX_PIXELS) -> LoadedIm
     except Image.DecompressionBombError:
         raise ImageTooLargeError(f"{name}: image is larger than privis accepts ({limit})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise MediaError(f"{name}: cannot read image ({exc.__class__.__name__}: {exc})") from None
+        why = re.sub(r" <_io\.\w+ object at 0x[0-9a-f]+>", "", str(exc))  # an upload's buffer says nothing
+        raise MediaError(f"{name}: cannot read image ({exc.__class__.__name__}: {why})") from None
     if upright.width == 0 or upright.height == 0:
         raise MediaError(f"{name}: image has zero size")
     loaded = from_pil(upright)
@@ -225,25 +227,13 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
     raise MediaError("JPEG stream ends before its end-of-image marker")
 
 
-def copy_jpeg_without_metadata(
-    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, expect: np.ndarray | None = None,
-    overwrite: bool = False,
-) -> Path:  # fmt: skip
-    """Copy a JPEG with everything but its pixels stripped and its pixels untouched (atomically).
-
-    With `expect` (the pixels the source decoded to), the copy is decoded and must match
-    them exactly, or `MediaError` is raised and nothing is written.
-    """
-    src, dst = Path(src), Path(dst)
-    if dst.exists() and not overwrite:
-        raise OutputExistsError(f"{dst} exists; pass overwrite=True to replace it")
-    try:
-        data = strip_jpeg_metadata(src.read_bytes())
-        if expect is not None and not _decodes_to(data, expect):
-            raise MediaError("the stripped copy does not decode to the same pixels")
-    except MediaError as exc:
-        raise MediaError(f"{src}: {exc}") from None
-    return write_atomically(dst, lambda tmp: Path(tmp).write_bytes(data), overwrite=overwrite)
+def jpeg_without_metadata(data: bytes, *, expect: np.ndarray | None = None) -> bytes:
+    """A JPEG file's bytes with everything but its pixels stripped; with `expect`, checked to
+    decode to exactly those pixels (`MediaError` if not)."""
+    stripped = strip_jpeg_metadata(data)
+    if expect is not None and not _decodes_to(stripped, expect):
+        raise MediaError("the stripped copy does not decode to the same pixels")
+    return stripped
 
 
 def _decodes_to(data: bytes, expect: np.ndarray) -> bool:
@@ -332,24 +322,42 @@ def write_image(
 
     JPEG cannot hold alpha or 16 bits: such images are flattened / reduced to 8 bits.
     """
-    from PIL import Image
-
     out = Path(path)
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; pass overwrite=True to replace it")
-    suffix = out.suffix.lower()
-    fmt = _PIL_FORMAT.get(suffix)
+    data = encode_image(pixels, out.suffix, mode=mode, metadata=metadata, quality=quality, name=str(out))
+    return write_atomically(out, lambda tmp: Path(tmp).write_bytes(data), overwrite=overwrite)
+
+
+def encode_image(
+    pixels: np.ndarray,
+    suffix: str,
+    *,
+    mode: str = "RGB",
+    metadata: dict[str, Any] | None = None,
+    quality: int = 95,
+    name: str = "output",
+) -> bytes:
+    """The bytes `write_image` writes for a file ending in `suffix`: one encoder for files on
+    disk and for results sent elsewhere (object storage, the service), so both are the same bytes.
+
+    >>> encode_image(np.zeros((2, 2, 3), np.uint8), ".png")[:4]
+    b'\\x89PNG'
+    """
+    import io
+
+    from PIL import Image
+
+    fmt = _PIL_FORMAT.get(suffix.lower())
     if fmt is None:
-        raise PrivisError(f"{out}: unsupported output format {suffix!r}")
+        raise PrivisError(f"{name}: unsupported output format {suffix.lower()!r}")
     im = _to_pil(pixels, mode)
     if fmt == "JPEG" and im.mode not in ("RGB", "L"):
         im = im.convert("RGB") if im.mode != "I;16" else Image.fromarray((pixels >> 8).astype(np.uint8))
     if fmt in ("WEBP",) and im.mode == "I;16":
         im = Image.fromarray((pixels >> 8).astype(np.uint8))
     kwargs: dict[str, Any] = {}
-    if fmt == "JPEG":
-        kwargs["quality"] = quality
-    if fmt == "WEBP":
+    if fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = quality
     if fmt == "PNG":
         kwargs["compress_level"] = 1  # lossless either way; level 6 costs ~4x the CPU for ~10% smaller files
@@ -357,7 +365,9 @@ def write_image(
         if key == "xmp" and fmt not in ("JPEG", "PNG", "WEBP", "TIFF"):
             continue
         kwargs[key] = value
-    return write_atomically(out, lambda tmp: im.save(tmp, format=fmt, **kwargs), overwrite=overwrite)
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
 
 
 def _to_pil(pixels: np.ndarray, mode: str) -> Any:

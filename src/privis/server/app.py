@@ -32,7 +32,6 @@ no traceback.
 
 # No `from __future__ import annotations`: FastAPI must see the real `Request` type of the endpoints below.
 import asyncio
-import io
 import logging
 import os
 import re
@@ -722,15 +721,11 @@ def _anonymize(anonymizer: Any, body: Any, output: str, max_pixels: int) -> tupl
 
 
 def _encode(pixels: np.ndarray, mode: str, fmt: str) -> bytes:
-    """`pixels` as an image file in memory: no metadata of the upload goes back."""
-    from PIL import Image
+    """`pixels` as an image file in memory, encoded as `privis anonymize` writes it: no metadata
+    of the upload goes back."""
+    from privis.media.image import encode_image
 
-    im = Image.fromarray(np.ascontiguousarray(pixels.astype(np.uint16) if mode == "I;16" else pixels))
-    if fmt == "JPEG" and im.mode not in ("RGB", "L"):
-        im = im.convert("RGB")
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {"compress_level": 1}))
-    return buf.getvalue()
+    return encode_image(pixels, "." + fmt.lower(), mode=mode)
 
 
 def default_state_dir() -> Path:

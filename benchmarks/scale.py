@@ -1,0 +1,166 @@
+"""`privis anonymize --ray`: the same bytes as one process, resumable after kill -9, and its speed (issue 21).
+
+Builds `--images` (2000) images from the shared photos (`faces_afw`, `plates_openalpr`,
+`faces_masks`): a random crop of 55-100 % of each side, every other one mirrored, at most
+640 px on the long side, four in five JPEG (quality 90) and one in five PNG, in folders of
+100. Then, on this machine:
+
+1. `privis anonymize SET -o single` (one process), `--ray --workers 1` and `--ray --workers 2`
+   (a local Ray on loopback): wall time and images per second, Ray's start and model loading
+   included. Every output file of the Ray runs is hashed against the single-process one.
+2. A `--ray --workers 2` run killed with SIGKILL (its whole process group: the driver and the
+   local Ray) once the manifest holds `--kill-at` of the files, then run again: the manifest
+   must show every file finished exactly once, none missing, and the outputs must hash as
+   the single-process ones.
+
+Usage::
+
+    python benchmarks/scale.py [--images 2000] [--kill-at 0.4] [--work DIR] [--json] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import DEFAULT_DATA, PRIVIS, emit, markdown_table
+from PIL import Image
+
+SOURCES = ("faces_afw", "plates_openalpr", "faces_masks")
+MANIFEST = ".privis-manifest.sqlite"
+
+
+def build_set(folder: Path, count: int, data: Path, seed: int = 21) -> int:
+    """`count` crops and flips of the shared photos under `folder`; returns how many were made."""
+    photos = sorted(p for s in SOURCES for p in (data / s).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not photos:
+        sys.exit(f"no photos under {data}: set PRIVIS_DATA")
+    rng = np.random.default_rng(seed)
+    cache: dict[Path, Image.Image] = {}
+    for i in range(count):
+        src = photos[i % len(photos)]
+        im = cache.get(src) or cache.setdefault(src, Image.open(src).convert("RGB"))
+        w, h = im.size
+        cw, ch = int(w * rng.uniform(0.55, 1.0)), int(h * rng.uniform(0.55, 1.0))
+        x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        crop = im.crop((x, y, x + cw, y + ch))
+        if i % 2:
+            crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        crop.thumbnail((640, 640))
+        sub = folder / f"part{i // 100:03d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        if i % 5 == 4:
+            crop.save(sub / f"img{i:05d}.png")
+        else:
+            crop.save(sub / f"img{i:05d}.jpg", quality=90)
+    return count
+
+
+def hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every output file under `folder` (the manifest left out), by relative path."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}  # fmt: skip
+
+
+def timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode not in (0, 3):
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return wall
+
+
+def finished(manifest: Path) -> int:
+    if not manifest.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{manifest}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def killed_and_resumed(work: Path, images: Path, count: int, kill_at: float) -> dict:
+    """A 2-worker Ray run killed with SIGKILL part-way, then run again."""
+    out = work / "resumed"
+    manifest = out / MANIFEST
+    cmd = [*PRIVIS, "anonymize", "--ray", "--workers", "2", str(images), "-o", str(out), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    while proc.poll() is None and finished(manifest) < kill_at * count:
+        time.sleep(0.2)
+    at_kill = finished(manifest)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started, as a power cut would
+    proc.wait()
+    time.sleep(2)
+    subprocess.run(["pkill", "-9", "-f", "ray::|raylet|gcs_server"], check=False)  # any Ray left without a parent
+    written = sum(1 for p in out.rglob("*") if p.is_file() and p.name != MANIFEST and not p.name.startswith("."))
+    wall = timed(cmd)
+    db = sqlite3.connect(manifest)
+    per_file = dict(db.execute("SELECT name, COUNT(*) FROM events WHERE event = 'finished' GROUP BY name"))
+    runs = dict(db.execute("SELECT run, COUNT(*) FROM events WHERE event = 'finished' GROUP BY run"))
+    db.close()
+    return {"finished_at_kill": at_kill, "outputs_on_disk_at_kill": written, "resume_wall_s": round(wall, 1),
+            "finished_per_run": runs, "files_in_manifest": len(per_file),
+            "files_finished_twice": sum(1 for n in per_file.values() if n > 1),
+            "redone_after_kill": written - at_kill, "out": out}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--images", type=int, default=2000)
+    ap.add_argument("--kill-at", type=float, default=0.4, help="share of files finished when the run is killed")
+    ap.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one)")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="privis-scale-"))
+    images = work / "images"
+    if not images.exists():
+        build_set(images, args.images, args.data)
+    count = sum(1 for p in images.rglob("*") if p.is_file())
+    runs = {
+        "1 process": [],
+        "Ray, 1 worker": ["--ray", "--workers", "1"],
+        "Ray, 2 workers": ["--ray", "--workers", "2"],
+    }
+    rows, report = [], {"images": count, "runs": {}}
+    reference: dict[str, str] = {}
+    for name, extra in runs.items():
+        out = work / name.replace(",", "").replace(" ", "_")
+        wall = timed([*PRIVIS, "anonymize", *extra, str(images), "-o", str(out), "-q"])
+        digest = hashes(out)
+        if not reference:
+            reference = digest
+        same = sum(1 for k, v in reference.items() if digest.get(k) == v)
+        report["runs"][name] = {"wall_s": round(wall, 1), "images_per_s": round(count / wall, 2),
+                                "outputs": len(digest), "identical_to_1_process": same}  # fmt: skip
+        rows.append([name, f"{wall:.0f}", f"{count / wall:.2f}", len(digest), f"{same} of {len(reference)}"])
+    resumed = killed_and_resumed(work, images, count, args.kill_at)
+    digest = hashes(resumed.pop("out"))
+    resumed["identical_to_1_process"] = sum(1 for k, v in reference.items() if digest.get(k) == v)
+    report["killed_and_resumed"] = resumed
+    table = markdown_table(["run", "wall s", "images/s", "outputs", "identical to 1 process"], rows)
+    table += (f"\n\nKilled (SIGKILL to the driver and its local Ray) with {resumed['finished_at_kill']} of {count} "
+              f"files in the manifest and {resumed['outputs_on_disk_at_kill']} outputs on disk; the rerun took "
+              f"{resumed['resume_wall_s']} s. Finished per run: {resumed['finished_per_run']}; files in the manifest: "
+              f"{resumed['files_in_manifest']}; finished twice: {resumed['files_finished_twice']}; outputs identical "
+              f"to 1 process: {resumed['identical_to_1_process']} of {len(reference)}.")  # fmt: skip
+    emit("scale", report, table, args.out, args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Beyond one process: Ray Data batches, their resumable manifest, object storage."""

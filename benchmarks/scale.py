@@ -118,12 +118,61 @@ def killed_and_resumed(work: Path, images: Path, count: int, kill_at: float) -> 
             "redone_after_kill": written - at_kill, "out": out}  # fmt: skip
 
 
+def build_video(path: Path, data: Path, seconds: int, fps: int = 25) -> Path:
+    """A 1920x1080 clip panning over a group photo (`faces_afw`, the widest one), a keyframe
+    every 2 s as cameras write them, and a 440 Hz AAC track."""
+    from privis.media.video import write_video
+
+    photos = sorted((data / "faces_afw").rglob("*.jpg"), key=lambda p: -Image.open(p).size[0])
+    im = Image.open(photos[0]).convert("RGB")
+    scale = max(2400 / im.width, 1200 / im.height)
+    big = np.asarray(im.resize((int(im.width * scale), int(im.height * scale))))
+    n = seconds * fps
+    span_x, span_y = big.shape[1] - 1920, big.shape[0] - 1080
+
+    def frames():
+        for i in range(n):
+            x, y = int(span_x * i / max(1, n - 1)), int(span_y * i / max(1, n - 1))
+            yield big[y : y + 1080, x : x + 1920]
+
+    return write_video(path, frames(), fps=fps, keyframe_every=2 * fps, tone=440)
+
+
+def probe(path: Path) -> dict:
+    """Frames, their times and the audio packets' hash of a video file."""
+    import av
+
+    with av.open(str(path)) as c:
+        pts = [int(f.pts) for f in c.decode(video=0)]
+    with av.open(str(path)) as c:
+        audio = hashlib.sha256(b"".join(bytes(p) for p in c.demux(audio=0) if p.size)).hexdigest()
+    return {"frames": len(pts), "pts_sha256": hashlib.sha256(str(pts).encode()).hexdigest()[:16],
+            "audio_sha256": audio[:16], "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16]}  # fmt: skip
+
+
+def one_video(work: Path, data: Path, seconds: int) -> dict:
+    """One 1080p video on one process and split over 2 Ray workers."""
+    clip = work / "video" / "street_1080p.mp4"
+    if not clip.exists():
+        clip.parent.mkdir(parents=True, exist_ok=True)
+        build_video(clip, data, seconds)
+    out = {}
+    for name, extra in (("1 process", []), ("Ray, 2 workers", ["--ray", "--workers", "2"])):
+        dst = work / "video" / name.replace(",", "").replace(" ", "_") / "street_1080p.mp4"
+        wall = timed([*PRIVIS, "anonymize", *extra, str(clip), "-o", str(dst), "-q"])
+        out[name] = {"wall_s": round(wall, 1), **probe(dst)}
+    out["source"] = probe(clip)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=2000)
     ap.add_argument("--kill-at", type=float, default=0.4, help="share of files finished when the run is killed")
     ap.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--video-seconds", type=int, default=12, help="length of the 1080p video (0: no video)")
+    ap.add_argument("--skip-images", action="store_true", help="only the video")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
@@ -132,6 +181,23 @@ def main() -> None:
     if not images.exists():
         build_set(images, args.images, args.data)
     count = sum(1 for p in images.rglob("*") if p.is_file())
+    report: dict = {"images": count, "runs": {}}
+    table = ""
+    if not args.skip_images:
+        report, table = images_and_resume(work, images, count, args.kill_at)
+    if args.video_seconds:
+        video = one_video(work, args.data, args.video_seconds)
+        report["video_1080p"] = video
+        rows = [[k, v.get("wall_s", ""), v["frames"], v["pts_sha256"], v["audio_sha256"], v["file_sha256"]]
+                for k, v in video.items()]  # fmt: skip
+        table += f"\n\nOne {args.video_seconds} s 1080p video (keyframe every 2 s, AAC):\n\n" + markdown_table(
+            ["run", "wall s", "frames", "frame times (hash)", "audio packets (hash)", "file (hash)"], rows
+        )
+    emit("scale", report, table, args.out, args.json)
+
+
+def images_and_resume(work: Path, images: Path, count: int, kill_at: float) -> tuple[dict, str]:
+    """The three runs over the image set, then the killed and resumed one."""
     runs = {
         "1 process": [],
         "Ray, 1 worker": ["--ray", "--workers", "1"],
@@ -149,7 +215,7 @@ def main() -> None:
         report["runs"][name] = {"wall_s": round(wall, 1), "images_per_s": round(count / wall, 2),
                                 "outputs": len(digest), "identical_to_1_process": same}  # fmt: skip
         rows.append([name, f"{wall:.0f}", f"{count / wall:.2f}", len(digest), f"{same} of {len(reference)}"])
-    resumed = killed_and_resumed(work, images, count, args.kill_at)
+    resumed = killed_and_resumed(work, images, count, kill_at)
     digest = hashes(resumed.pop("out"))
     resumed["identical_to_1_process"] = sum(1 for k, v in reference.items() if digest.get(k) == v)
     report["killed_and_resumed"] = resumed
@@ -159,7 +225,7 @@ def main() -> None:
               f"{resumed['resume_wall_s']} s. Finished per run: {resumed['finished_per_run']}; files in the manifest: "
               f"{resumed['files_in_manifest']}; finished twice: {resumed['files_finished_twice']}; outputs identical "
               f"to 1 process: {resumed['identical_to_1_process']} of {len(reference)}.")  # fmt: skip
-    emit("scale", report, table, args.out, args.json)
+    return report, table
 
 
 if __name__ == "__main__":

@@ -301,6 +301,7 @@ class Anonymizer:
         name: str = "<video>",
         lookahead: int | None = None,
         observe: Callable[[Frame, Regions], None] | None = None,
+        detections: Mapping[int, Regions | Exception | None] | None = None,
     ) -> Iterator[tuple[Frame, np.ndarray]]:
         """Anonymize a sequence of video frames, yielding ``(frame, pixels)`` in order.
 
@@ -309,10 +310,12 @@ class Anonymizer:
         face first detected on frame t is hidden on the frames before t as well. A
         frame whose detection fails is yielded black and logged (fail closed).
         `observe` receives each frame's tracked regions (track ids, no pixels), e.g.
-        for counting.
+        for counting. `detections` holds each frame's detector output by frame index, found
+        elsewhere beforehand (`privis.scale.video_split`: pieces of the video on other cores).
         """
         if self.kind != "video":
-            yield from self.for_media("video").frames(frames, name=name, lookahead=lookahead, observe=observe)
+            yield from self.for_media("video").frames(frames, name=name, lookahead=lookahead, observe=observe,
+                                                      detections=detections)  # fmt: skip
             return
 
         tracker = Tracker(linger=self.linger)
@@ -322,7 +325,8 @@ class Anonymizer:
             obfuscator.start_video()
         seen, failures = 0, []
         try:
-            for frame, found, failure in self._detections(frames):
+            found_in = self._detections(frames) if detections is None else _looked_up(frames, detections)
+            for frame, found, failure in found_in:
                 seen += 1
                 if failure is not None:
                     failures.append(failure)
@@ -431,24 +435,26 @@ class Anonymizer:
         crf: int | None = None,
         name: str | None = None,
         on_frame: Callable[[], None] | None = None,
+        detections: Mapping[int, Regions | Exception | None] | None = None,
     ) -> int:
         """Anonymize a video file into `dst`; returns the number of frames written.
 
         Source timestamps, rotation and audio (unless ``audio=False``) are kept; every
         frame's regions go to the audit log with its index and time. `audio`, `codec`
-        and `crf` default to the settings' (``settings.video``).
+        and `crf` default to the settings' (``settings.video``); `detections`, found
+        beforehand, stand in for running the detectors (`frames`).
         """
         if self.kind != "video":
             twin = self.for_media("video")
             return twin.video(src, dst, overwrite=overwrite, keep_metadata=keep_metadata, audio=audio, codec=codec,
-                              crf=crf, name=name, on_frame=on_frame)  # fmt: skip
+                              crf=crf, name=name, on_frame=on_frame, detections=detections)  # fmt: skip
         from privis.media.video import anonymize_video
 
         label = name or str(src)
         return anonymize_video(
             src,
             dst,
-            lambda frames: self.frames(frames, name=label),
+            lambda frames: self.frames(frames, name=label, detections=detections),
             overwrite=overwrite,
             keep_metadata=keep_metadata,
             audio=self.settings.video.audio if audio is None else audio,
@@ -554,6 +560,15 @@ class Anonymizer:
             "regions": self.regions_hidden,
             "recorded": str(record) if record else None,
         }
+
+
+def _looked_up(
+    frames: Iterable[Frame], detections: Mapping[int, Regions | Exception | None]
+) -> Iterator[tuple[Frame, Regions | None, Exception | None]]:
+    """`Anonymizer._detections` for detections found beforehand: a frame they miss fails (black)."""
+    for frame in frames:
+        found = detections.get(frame.index, KeyError(f"no detections for frame {frame.index}"))
+        yield (frame, None, found) if isinstance(found, Exception) else (frame, found, None)
 
 
 @dataclass

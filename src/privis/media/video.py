@@ -10,6 +10,7 @@ so memory stays flat whatever the length and the detector keeps the cores busy.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
@@ -383,17 +384,48 @@ def read_frames(path: str | os.PathLike[str], limit: int | None = None) -> list[
     return out
 
 
-def write_video(path: str | os.PathLike[str], frames: list[np.ndarray], fps: int = 10) -> Path:
-    """Encode RGB uint8 frames as an H.264 file (for demos and tests)."""
+def write_video(
+    path: str | os.PathLike[str],
+    frames: Iterable[np.ndarray],
+    fps: int = 10,
+    *,
+    keyframe_every: int | None = None,
+    tone: float | None = None,
+) -> Path:
+    """Encode RGB uint8 frames as an H.264 file (for demos, tests and benchmarks).
+
+    `keyframe_every` frames a keyframe (as cameras write them; default: the encoder's own
+    choice), and with `tone` a sine of that many hertz as an AAC track as long as the video.
+    """
     import av
 
     out = Path(path)
-    h, w = frames[0].shape[:2]
+    it = iter(frames)
+    first = next(it)
+    h, w = first.shape[:2]
+    count = 0
     with av.open(str(out), "w") as c:
         s = add_encoder(c, "h264", width=w, height=h, rate=fps, crf=18)
-        for f in frames:
+        if keyframe_every:
+            s.codec_context.options = {**s.codec_context.options, "g": str(keyframe_every),
+                                       "keyint_min": str(keyframe_every), "sc_threshold": "0"}  # fmt: skip
+        a = c.add_stream("aac", rate=16000) if tone else None
+        if a is not None:
+            a.layout = "mono"
+        for f in itertools.chain([first], it):
             for p in s.encode(rgb_frame(s, f)):
                 c.mux(p)
+            count += 1
         for p in s.encode(None):
             c.mux(p)
+        if a is not None:
+            t = np.arange(int(16000 * count / fps)) / 16000
+            samples = (0.2 * np.sin(2 * np.pi * float(tone or 0) * t)).astype(np.float32)[None]
+            for start in range(0, samples.shape[1], 1024):
+                af = av.AudioFrame.from_ndarray(samples[:, start : start + 1024], format="fltp", layout="mono")
+                af.sample_rate, af.pts = 16000, start
+                for p in a.encode(af):
+                    c.mux(p)
+            for p in a.encode(None):
+                c.mux(p)
     return out

@@ -75,18 +75,13 @@ def plan_rows(
             output_suffix(Path(e.rel), fmt)))), e.size, e.mtime_ns) for e in entries]  # fmt: skip
         return rows, [], []
     if out is not None and is_remote(str(out)):
-        jobs, problems, notes = plan(inputs, "/nonexistent-privis-output", fmt=fmt)
-        kept = [j for j in jobs if j.kind == "image"]
+        jobs, problems, notes = plan(inputs, None, fmt=fmt)  # names laid out as the output tree
+        kept = [j for j in jobs if j.kind == "image" and j.dst is not None]
         problems += [(str(j.src), "only images can be written to object storage") for j in jobs if j.kind != "image"]
-        rows = [_row(j, join(str(out), j.name if j.dst is None else _rel(j))) for j in kept]
+        rows = [_row(j, join(str(out), Path(j.name).with_suffix(Path(str(j.dst)).suffix).as_posix())) for j in kept]
         return rows, problems, notes
     jobs, problems, notes = plan(inputs, out, fmt=fmt)
     return [_row(j, str(Path(j.dst).resolve()) if j.dst else "") for j in jobs], problems, notes
-
-
-def _rel(job: Job) -> str:
-    assert job.dst is not None
-    return Path(job.dst).relative_to("/nonexistent-privis-output").as_posix()
 
 
 def _row(job: Job, dst: str) -> Row:
@@ -106,16 +101,16 @@ def connect(address: str | None, workers: int) -> None:
     for name in ("ray", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"ray\..*")
+    if address and address != "auto" and not address.startswith("ray://"):
+        host, port = parse_host_port(address, option="--ray")
+        try:
+            socket.create_connection((host, port), timeout=5).close()
+        except OSError as exc:
+            raise PrivisError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc})") from None
     if ray.is_initialized():
         return
     quiet: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.WARNING, configure_logging=False)
     if address:
-        if address != "auto" and not address.startswith("ray://"):
-            host, port = parse_host_port(address, option="--ray")
-            try:
-                socket.create_connection((host, port), timeout=5).close()
-            except OSError as exc:
-                raise PrivisError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc})") from None
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -167,10 +162,10 @@ class _Anonymize:
     keep_metadata = False
 
     def __init__(self) -> None:
+        import ray
+
         from privis.auditlog import AuditLog
         from privis.pipeline import Anonymizer
-
-        import ray
 
         self.anonymizer = Anonymizer(settings=Settings.model_validate_json(self.settings_json))
         if ray.get_runtime_context().get_assigned_resources().get("CPU", 0) <= 1:
@@ -316,8 +311,11 @@ def run_on_ray(
             advance(report.resumed)
         run = book.start_run(workers=workers, address=address or "local")
         book.claim(row.dst for row, _ in todo if row.dst)
-        if todo:
+        videos = [(row, replace) for row, replace in todo if row.kind == "video"]
+        todo = [(row, replace) for row, replace in todo if row.kind != "video"]
+        if todo or videos:
             connect(address, workers)
+        if todo:
             ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars = False
             ctx.print_on_execution_start = False
@@ -327,9 +325,10 @@ def run_on_ray(
             actor = type("Anonymize", (_Anonymize,), {"settings_json": settings.model_dump_json(),
                                                       "keep_metadata": keep_metadata})  # fmt: skip
             io_tasks = ray.data.TaskPoolStrategy(size=max(2, workers))
+            extra = _storage_env(todo)
             ds = (
                 ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // batch_size)))
-                .map_batches(_read, batch_size=batch_size, num_cpus=0, compute=io_tasks)
+                .map_batches(_read, batch_size=batch_size, num_cpus=0, compute=io_tasks, **extra)
                 .map_batches(
                     actor,
                     batch_size=batch_size,
@@ -337,16 +336,64 @@ def run_on_ray(
                     compute=ray.data.ActorPoolStrategy(size=workers),
                     max_restarts=0,
                 )  # a crashed actor ends the run; the manifest resumes it
-                .map_batches(_write, batch_size=batch_size, num_cpus=0, compute=io_tasks)
+                .map_batches(_write, batch_size=batch_size, num_cpus=0, compute=io_tasks, **extra)
             )
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 _take(batch, run, book, report, audit)
                 if advance:
                     advance(len(batch["name"]))
+        if videos:
+            _videos(settings, videos, run, book, report, audit, workers=workers, keep_metadata=keep_metadata)
+            if advance:
+                advance(len(videos))
         report.finishes = book.finishes()
     finally:
         book.close()
     return report
+
+
+def _videos(
+    settings: Settings, videos: Sequence[tuple[Row, bool]], run: int, book: Manifest, report: RayReport, audit: Any,
+    *, workers: int, keep_metadata: bool,
+) -> None:  # fmt: skip
+    """Each video with its detection spread over the workers (`video_split`), finished here."""
+    from privis.pipeline import Anonymizer
+    from privis.scale.video_split import anonymize_split
+
+    anonymizer = Anonymizer(settings=settings)
+    anonymizer.audit = audit
+    settings_json = settings.model_dump_json()
+    for row, replace in videos:
+        before = anonymizer.regions_hidden
+        try:
+            _, parts = anonymize_split(anonymizer, row.src, row.dst, workers=workers, settings_json=settings_json,
+                                       overwrite=replace, keep_metadata=keep_metadata, name=row.name)  # fmt: skip
+            log.info("%s: detected in %d piece(s)", row.name, parts)
+            found = anonymizer.regions_hidden - before
+            finished = Finished(row.name, row.src, row.size, row.mtime_ns, sha256(read_bytes(row.src)), row.dst,
+                                sha256(read_bytes(row.dst)), found, run)  # fmt: skip
+        except Exception as exc:  # a bad video: reported, never written in clear
+            from privis.batch import _reason
+
+            reason = _reason(exc, Path(row.src))
+            report.failed.append((row.src, reason))
+            book.failed(row.name, reason)
+            if audit is not None:
+                audit.event(row.name, "failed", reason=reason)
+            continue
+        book.record([finished])
+        report.done += 1
+        report.regions += found
+        report.written.append(Path(row.dst))
+
+
+def _storage_env(todo: Sequence[tuple[Row, bool]]) -> dict[str, Any]:
+    """Where object storage is read or written: the driver's ``AWS_*`` settings (endpoint,
+    region, credentials) for the stages' workers too, which a running Ray started without them."""
+    if not any(is_remote(row.src) or is_remote(row.dst) for row, _ in todo):
+        return {}
+    env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    return {"runtime_env": {"env_vars": env}} if env else {}
 
 
 def _take(batch: dict[str, np.ndarray], run: int, book: Manifest, report: RayReport, audit: Any) -> None:

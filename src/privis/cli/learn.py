@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from privis.cli.core import EXIT_SOME_FAILED, app, count_progress, encrypted_app, guard, ticker
 from privis.errors import PrivisError
@@ -75,7 +77,25 @@ def _train_and_report(
                f"{summary['seconds_per_epoch']} s per epoch" + (f"; saved {out}" if out else ""))  # fmt: skip
 
 
-@app.command("federated")
+class _SimulateByDefault(TyperGroup):
+    """`privis federated DATA ...` is `privis federated simulate DATA ...`, as before there were
+    `serve` and `join`."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args.insert(0, "simulate")
+        return super().resolve_command(ctx, args)
+
+
+federated_app = typer.Typer(
+    cls=_SimulateByDefault,
+    help="Federated learning with Flower: simulated on this machine, or deployed (serve, join) over TLS.",
+    no_args_is_help=True,
+)
+app.add_typer(federated_app, name="federated")
+
+
+@federated_app.command("simulate")
 @guard
 def federated(
     data: Annotated[str, typer.Argument(help="digits, mnist, or a folder with one subfolder of images per class.")],
@@ -121,6 +141,87 @@ def federated(
     eps = f", client-level ε = {summary['epsilon']} at δ = {delta}" if summary["epsilon"] is not None else ""
     typer.echo(f"test accuracy {summary['test_accuracy']} after {rounds} rounds over {clients} clients "
                f"({split}{', SecAgg+' if secagg else ''}{eps}), {summary['seconds']} s")  # fmt: skip
+
+
+@federated_app.command("serve")
+@guard
+def federated_serve(
+    data: Annotated[str, typer.Argument(help="The server's test images: digits, mnist, or a folder of class folders.")],
+    clients: Annotated[int, typer.Option("--clients", min=2, help="SuperNodes to wait for and train with.")] = 4,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Federated rounds.")] = 10,
+    listen: Annotated[str, typer.Option("--listen", help="The SuperLink's HOST:PORT (loopback by default).")] = (
+        "127.0.0.1:9100"
+    ),
+    state: Annotated[
+        Path, typer.Option("--state", help="The federation's folder: certificates, Flower's state, logs, result.")
+    ] = Path("privis-federation"),
+    split: Annotated[str, typer.Option("--split", help="How partitioned SuperNodes split a built-in set.")] = "iid",
+    secagg: Annotated[bool, typer.Option("--secagg/--no-secagg", help="SecAgg+ (default on).")] = True,
+    min_clients: Annotated[
+        int, typer.Option("--min-clients", min=0, help="Clients a round needs once started (0: all).")
+    ] = 0,
+    round_timeout: Annotated[
+        float, typer.Option("--round-timeout", min=1.0, help="Seconds a round waits for a client before going on.")
+    ] = 120.0,
+    local_epochs: Annotated[int, typer.Option("--local-epochs", min=1)] = 1,
+    lr: Annotated[float, typer.Option("--lr", min=1e-6)] = 0.05,
+    model: Annotated[str, typer.Option("--model", help="small-cnn or resnet-gn.")] = "small-cnn",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Start a SuperLink (TLS, certificates made in --state), wait for --clients SuperNodes, train."""
+    from privis.hosts import parse_host_port
+    from privis.learn.federated import FederatedConfig
+    from privis.learn.federation import serve
+
+    host, port = parse_host_port(listen, option="--listen")
+    config = FederatedConfig(clients=clients, rounds=rounds, split=split, secagg=secagg, local_epochs=local_epochs,
+                             lr=lr, model=model, seed=seed)  # fmt: skip
+
+    def ready(address: str, certs: Any) -> None:
+        typer.echo(f"SuperLink on {address} (TLS); SuperNodes join with: privis federated join {address} "
+                   f"--ca {certs.ca} --data DATA [--partition K --partitions {clients}]", err=True)  # fmt: skip
+
+    def on_round(row: dict[str, float]) -> None:
+        if not as_json:
+            typer.echo(f"round {row['round']}: test accuracy {row['test_accuracy']}", err=True)
+
+    result = serve(config, data=data, state=state, host=host, port=port, timeout=round_timeout,
+                   min_clients=min_clients, on_round=on_round, on_ready=ready)  # fmt: skip
+    summary = {"data": data, "deployed": True, "tls": True, **result.summary()}
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(f"test accuracy {summary['test_accuracy']} after {rounds} rounds over {clients} SuperNodes "
+               f"(TLS{', SecAgg+' if secagg else ''}), {summary['seconds']} s")  # fmt: skip
+
+
+@federated_app.command("join")
+@guard
+def federated_join(
+    superlink: Annotated[str, typer.Argument(help="The SuperLink's HOST:PORT, as `serve` printed it.")],
+    ca: Annotated[Path, typer.Option("--ca", help="The federation's CA certificate (certs/ca.crt in its --state).")],
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data", help="This node's images: a folder of class folders, or a built-in set with --partition."
+        ),
+    ] = "digits",  # fmt: skip
+    partition: Annotated[
+        int | None, typer.Option("--partition", min=0, help="This node's part of a built-in set.")
+    ] = None,
+    partitions: Annotated[int | None, typer.Option("--partitions", min=1, help="Parts the set is split into.")] = None,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="This node's local runtime port.")] = 9200,
+    state: Annotated[Path, typer.Option("--state", help="This node's own folder (Flower's state, log).")] = Path(
+        "privis-supernode"
+    ),
+) -> None:
+    """Start a SuperNode that trains on its own data for the SuperLink at SUPERLINK (TLS); runs until stopped."""
+    from privis.learn.federation import join
+
+    code = join(superlink, ca=ca, data=data, state=state, partition=partition, partitions=partitions, port=port)
+    if code not in (0, 130):
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 @encrypted_app.command("train")

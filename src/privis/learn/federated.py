@@ -142,6 +142,168 @@ def _put(model: Any, arrays: list[np.ndarray]) -> None:
     model.load_state_dict({k: torch.from_numpy(np.asarray(a)) for k, a in zip(model.state_dict(), arrays, strict=True)})
 
 
+class _Trainer:
+    """One client's local training: its own examples, the federation's model and settings."""
+
+    def __init__(self, config: FederatedConfig, x: np.ndarray, y: np.ndarray, shape: tuple[int, int, int],
+                 n_classes: int, cid: int, record_dir: str | os.PathLike[str] | None = None) -> None:  # fmt: skip
+        self.config, self.x, self.y, self.shape, self.n_classes = config, x, y, shape, n_classes
+        self.cid, self.record_dir = cid, record_dir
+
+    def fit(self, parameters: list[np.ndarray], cfg: dict[str, Any]) -> tuple[list[np.ndarray], int, dict]:
+        import torch
+
+        from privis.learn.dp_train import scale_inputs
+        from privis.learn.models import create_model
+
+        config = self.config
+        torch.set_num_threads(1)
+        torch.manual_seed(config.seed * 1000 + self.cid * 100 + int(cfg.get("server_round", 0)))
+        model = create_model(config.model, self.shape, self.n_classes)
+        _put(model, parameters)
+        start = [torch.from_numpy(np.asarray(p)).clone() for p in parameters]
+        x = torch.from_numpy(scale_inputs(self.x))
+        y = torch.from_numpy(self.y)
+        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+        mu = float(cfg.get("proximal_mu", 0.0))
+        model.train()
+        for _ in range(config.local_epochs):
+            order = torch.randperm(len(y))
+            for b in range(0, len(y), config.batch_size):
+                sel = order[b : b + config.batch_size]
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(x[sel]), y[sel])
+                if mu > 0:  # FedProx's proximal term
+                    loss = loss + mu / 2 * sum(
+                        ((p - s) ** 2).sum() for p, s in zip(model.parameters(), start, strict=True)
+                    )
+                loss.backward()
+                opt.step()
+        trained = _get(model)
+        if self.record_dir is not None:
+            name = f"client{self.cid}_round{int(cfg.get('server_round', 0))}.npz"
+            np.savez(os.path.join(self.record_dir, name), *trained, n=len(y))
+        return trained, len(y), {}
+
+
+def flower_client(trainer: _Trainer) -> Any:
+    """`trainer` as a Flower client."""
+    from flwr.client import NumPyClient
+
+    class Client(NumPyClient):
+        def fit(self, parameters: list[np.ndarray], cfg: dict[str, Any]) -> tuple[list[np.ndarray], int, dict]:
+            return trainer.fit(parameters, cfg)
+
+    return Client().to_client()
+
+
+def client_mods(config: FederatedConfig) -> list[Any]:
+    """The Flower mods every client runs: SecAgg+ masking, client-side clipping for DP."""
+    from flwr.client.mod import fixedclipping_mod, secaggplus_mod
+
+    mods: list[Any] = [secaggplus_mod] if config.secagg else []
+    if config.noise_multiplier:
+        mods.append(fixedclipping_mod)
+    return mods
+
+
+def evaluator(config: FederatedConfig, data: ImageSet, history: list[dict[str, float]],
+              on_round: Callable[[dict[str, float]], None] | None = None,
+              record_dir: str | os.PathLike[str] | None = None) -> Callable[..., tuple[float, dict]]:  # fmt: skip
+    """The server's evaluation of the global model on `data`'s test images after each round."""
+
+    def evaluate(server_round: int, arrays: list[np.ndarray], _: dict) -> tuple[float, dict]:
+        from privis.learn.dp_train import predict_logits
+        from privis.learn.models import create_model
+
+        model = create_model(config.model, data.shape, data.n_classes)
+        _put(model, arrays)
+        acc = float((predict_logits(model, data.x[data.test]).argmax(1) == data.y[data.test]).mean())
+        if record_dir is not None:
+            np.savez(os.path.join(record_dir, f"global_round{server_round}.npz"), *arrays)
+        if server_round > 0:
+            history.append({"round": server_round, "test_accuracy": round(acc, 4)})
+            if on_round:
+                on_round(history[-1])
+        return 1.0 - acc, {"accuracy": acc}
+
+    return evaluate
+
+
+def initial_parameters(config: FederatedConfig, data: ImageSet) -> list[np.ndarray]:
+    """The global model's starting point, the same for every run with this seed."""
+    import torch
+
+    from privis.learn.models import create_model
+
+    torch.manual_seed(config.seed)
+    return _get(create_model(config.model, data.shape, data.n_classes))
+
+
+def run_rounds(grid: Any, context: Any, config: FederatedConfig, initial: list[np.ndarray],
+               evaluate: Callable[..., tuple[float, dict]], *, min_clients: int | None = None,
+               timeout: float | None = None, workflow_factory: Callable[..., Any] | None = None) -> None:  # fmt: skip
+    """The server's side of `config.rounds` rounds (a ServerApp's main): the strategy, the
+    client-level DP wrapper and the SecAgg+ workflow. `min_clients` (default: all) is how
+    many clients a round needs; `timeout` bounds each exchange, so a client that died is left
+    out of the round instead of waited for."""
+    from flwr.common import ndarrays_to_parameters
+    from flwr.server import LegacyContext, ServerConfig
+    from flwr.server.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg, FedProx
+    from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+
+    least = config.clients if min_clients is None else min_clients
+    common: dict[str, Any] = dict(fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=least,
+                  min_available_clients=least, initial_parameters=ndarrays_to_parameters(initial),
+                  evaluate_fn=evaluate, on_fit_config_fn=lambda r: {"server_round": r})  # fmt: skip
+    strategy: Any = (
+        FedProx(proximal_mu=config.proximal_mu, **common) if config.strategy == "fedprox" else FedAvg(**common)
+    )
+    if config.noise_multiplier:
+        strategy = DifferentialPrivacyClientSideFixedClipping(
+            strategy, noise_multiplier=config.noise_multiplier, clipping_norm=config.clipping_norm,
+            num_sampled_clients=config.clients,
+        )  # fmt: skip
+    server_config = ServerConfig(num_rounds=config.rounds, round_timeout=timeout)
+    legacy = LegacyContext(context=context, config=server_config, strategy=strategy)
+    fit = None
+    if config.secagg:
+        make = strict_secagg(workflow_factory or SecAggPlusWorkflow)
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        fit = make(num_shares=config.num_shares, reconstruction_threshold=config.reconstruction_threshold, **extra)
+    DefaultWorkflow(fit_workflow=fit)(grid, legacy)
+
+
+def strict_secagg(workflow: Any) -> Any:
+    """`workflow` (SecAgg+ or a subclass) that fails the run where the protocol halts.
+
+    Flower's SecAgg+ logs "halted" and leaves the round without an aggregate, so the model
+    silently stops learning; a round that cannot recover the sum is an error the operator
+    must see: which stage stopped, and what would let it finish. A client that is gone before
+    the round starts is left out of it rather than counted as a dropout (see below).
+    """
+    from flwr.server.workflow.secure_aggregation.secaggplus_workflow import WorkflowState
+
+    def call(self: Any, grid: Any, context: Any) -> None:
+        state = WorkflowState()
+        for step in (self.setup_stage, self.share_keys_stage, self.collect_masked_vectors_stage, self.unmask_stage):
+            ok = step(grid, context, state)
+            if ok and step == self.setup_stage:
+                # A client sampled but silent in the setup (gone since the last round) sent no
+                # keys: no other client masks with it or holds shares of it. Flower 1.42 still
+                # counts it as a dropout whose secret must be rebuilt, and halts at the unmask.
+                state.sampled_node_ids = set(state.active_node_ids)
+            if not ok:
+                stage = step.__name__.removesuffix("_stage").replace("_", " ")
+                raise RuntimeFailure(
+                    f"secure aggregation halted at its {stage} stage: too few clients answered to recover the sum "
+                    f"(SecAgg+ with {self.num_shares} shares per client, {self.reconstruction_threshold} needed to "
+                    "rebuild a secret); more clients, or a shorter --round-timeout than the clients' training, help"
+                )
+
+    return type(f"Strict{workflow.__name__}", (workflow,), {"__call__": call})
+
+
 def run_federated(
     data: ImageSet,
     config: FederatedConfig,
@@ -157,102 +319,28 @@ def run_federated(
     `record_dir` has each client save the parameters it trained (before masking) and the
     server the global parameters after each round, as ``.npz`` files.
     """
-    import torch
     from flwr.app import Context
-    from flwr.client import ClientApp, NumPyClient
-    from flwr.client.mod import fixedclipping_mod, secaggplus_mod
-    from flwr.common import ndarrays_to_parameters
-    from flwr.server import LegacyContext, ServerApp, ServerConfig
-    from flwr.server.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg, FedProx
-    from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+    from flwr.client import ClientApp
+    from flwr.server import ServerApp
     from flwr.simulation import run_simulation
-
-    from privis.learn.dp_train import predict_logits, scale_inputs
-    from privis.learn.models import create_model
 
     parts = split_clients(data.y[data.train], config.clients, split=config.split, alpha=config.alpha, seed=config.seed)
     shards = [data.train[p] for p in parts]
-    x_all, y_all = data.x, data.y
-    shape, n_classes = data.shape, data.n_classes
-    torch.manual_seed(config.seed)
-    initial = _get(create_model(config.model, shape, n_classes))
-
-    class Client(NumPyClient):
-        def __init__(self, cid: int) -> None:
-            self.cid = cid
-
-        def fit(self, parameters: list[np.ndarray], cfg: dict[str, Any]) -> tuple[list[np.ndarray], int, dict]:
-            torch.set_num_threads(1)
-            torch.manual_seed(config.seed * 1000 + self.cid * 100 + int(cfg.get("server_round", 0)))
-            model = create_model(config.model, shape, n_classes)
-            _put(model, parameters)
-            start = [torch.from_numpy(np.asarray(p)).clone() for p in parameters]
-            idx = shards[self.cid]
-            x = torch.from_numpy(scale_inputs(x_all[idx]))
-            y = torch.from_numpy(y_all[idx])
-            opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
-            mu = float(cfg.get("proximal_mu", 0.0))
-            model.train()
-            for _ in range(config.local_epochs):
-                order = torch.randperm(len(idx))
-                for b in range(0, len(idx), config.batch_size):
-                    sel = order[b : b + config.batch_size]
-                    opt.zero_grad()
-                    loss = torch.nn.functional.cross_entropy(model(x[sel]), y[sel])
-                    if mu > 0:  # FedProx's proximal term
-                        loss = loss + mu / 2 * sum(
-                            ((p - s) ** 2).sum() for p, s in zip(model.parameters(), start, strict=True)
-                        )
-                    loss.backward()
-                    opt.step()
-            trained = _get(model)
-            if record_dir is not None:
-                name = f"client{self.cid}_round{int(cfg.get('server_round', 0))}.npz"
-                np.savez(os.path.join(record_dir, name), *trained, n=len(idx))
-            return trained, len(idx), {}
+    initial = initial_parameters(config, data)
 
     def client_fn(context: Context) -> Any:
-        return Client(int(context.node_config["partition-id"])).to_client()
+        cid = int(context.node_config["partition-id"])
+        idx = shards[cid]
+        return flower_client(_Trainer(config, data.x[idx], data.y[idx], data.shape, data.n_classes, cid, record_dir))
 
-    mods: list[Any] = [secaggplus_mod] if config.secagg else []
-    if config.noise_multiplier:
-        mods.append(fixedclipping_mod)
-    client_app = ClientApp(client_fn=client_fn, mods=mods)
+    client_app = ClientApp(client_fn=client_fn, mods=client_mods(config))
     history: list[dict[str, float]] = []
-
-    def evaluate(server_round: int, arrays: list[np.ndarray], _: dict) -> tuple[float, dict]:
-        model = create_model(config.model, shape, n_classes)
-        _put(model, arrays)
-        acc = float((predict_logits(model, x_all[data.test]).argmax(1) == y_all[data.test]).mean())
-        if record_dir is not None:
-            np.savez(os.path.join(record_dir, f"global_round{server_round}.npz"), *arrays)
-        if server_round > 0:
-            history.append({"round": server_round, "test_accuracy": round(acc, 4)})
-            if on_round:
-                on_round(history[-1])
-        return 1.0 - acc, {"accuracy": acc}
-
+    evaluate = evaluator(config, data, history, on_round, record_dir)
     server_app = ServerApp()
 
     @server_app.main()
     def main(grid: Any, context: Context) -> None:
-        common: dict[str, Any] = dict(fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=config.clients,
-                      min_available_clients=config.clients, initial_parameters=ndarrays_to_parameters(initial),
-                      evaluate_fn=evaluate, on_fit_config_fn=lambda r: {"server_round": r})  # fmt: skip
-        strategy: Any = (
-            FedProx(proximal_mu=config.proximal_mu, **common) if config.strategy == "fedprox" else FedAvg(**common)
-        )
-        if config.noise_multiplier:
-            strategy = DifferentialPrivacyClientSideFixedClipping(
-                strategy, noise_multiplier=config.noise_multiplier, clipping_norm=config.clipping_norm,
-                num_sampled_clients=config.clients,
-            )  # fmt: skip
-        legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=config.rounds), strategy=strategy)
-        fit = None
-        if config.secagg:
-            make = workflow_factory or SecAggPlusWorkflow
-            fit = make(num_shares=config.num_shares, reconstruction_threshold=config.reconstruction_threshold)
-        DefaultWorkflow(fit_workflow=fit)(grid, legacy)
+        run_rounds(grid, context, config, initial, evaluate, workflow_factory=workflow_factory)
 
     started = time.perf_counter()
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")

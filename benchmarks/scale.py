@@ -12,10 +12,14 @@ Builds `--images` (2000) images from the shared photos (`faces_afw`, `plates_ope
    local Ray) once the manifest holds `--kill-at` of the files, then run again: the manifest
    must show every file finished exactly once, none missing, and the outputs must hash as
    the single-process ones.
+3. One 1080p video (`--video-seconds`, a keyframe every 2 s, AAC) on one process and on Ray
+   with 2 workers: frames, their times, the audio packets and the whole file, hashed.
+4. With `--components`, the costs the scaling model (docs/scaling.md) rests on, each alone.
 
 Usage::
 
     python benchmarks/scale.py [--images 2000] [--kill-at 0.4] [--work DIR] [--json] [--out benchmarks/results]
+    python benchmarks/scale.py --skip-images --components --work DIR --out benchmarks/results  # scale_video.md
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ def build_set(folder: Path, count: int, data: Path, seed: int = 21) -> int:
 def hashes(folder: Path) -> dict[str, str]:
     """SHA-256 of every output file under `folder` (the manifest left out), by relative path."""
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}  # fmt: skip
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(MANIFEST)}  # fmt: skip
 
 
 def timed(cmd: list[str]) -> float:
@@ -84,7 +88,7 @@ def finished(manifest: Path) -> int:
     if not manifest.exists():
         return 0
     try:
-        db = sqlite3.connect(f"file:{manifest}?mode=ro", uri=True, timeout=1)
+        db = sqlite3.connect(manifest, timeout=1)
         try:
             return int(db.execute("SELECT COUNT(*) FROM files").fetchone()[0])
         finally:
@@ -106,7 +110,7 @@ def killed_and_resumed(work: Path, images: Path, count: int, kill_at: float) -> 
     proc.wait()
     time.sleep(2)
     subprocess.run(["pkill", "-9", "-f", "ray::|raylet|gcs_server"], check=False)  # any Ray left without a parent
-    written = sum(1 for p in out.rglob("*") if p.is_file() and p.name != MANIFEST and not p.name.startswith("."))
+    written = sum(1 for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
     wall = timed(cmd)
     db = sqlite3.connect(manifest)
     per_file = dict(db.execute("SELECT name, COUNT(*) FROM events WHERE event = 'finished' GROUP BY name"))
@@ -165,6 +169,75 @@ def one_video(work: Path, data: Path, seconds: int) -> dict:
     return out
 
 
+def components(work: Path, images: Path, clip: Path | None) -> dict:
+    """The costs the scaling model rests on, each measured alone on this machine."""
+    import statistics
+
+    from privis.config import load_settings
+    from privis.media.image import read_image
+    from privis.pipeline import Anonymizer
+    from privis.scale.manifest import Finished, Manifest
+
+    out: dict = {}
+    one = work / "one"
+    if not one.exists():
+        one.mkdir()
+        first = sorted(images.rglob("*.jpg"))[0]
+        (one / first.name).write_bytes(first.read_bytes())
+    out["ray_fixed_cost_s"] = round(timed([*PRIVIS, "anonymize", "--ray", "--workers", "2", str(one), "-o",
+                                           str(work / "one_out"), "-q", "--overwrite"]), 1)  # fmt: skip
+    out["process_fixed_cost_s"] = round(timed([*PRIVIS, "anonymize", str(one), "-o", str(work / "one_out1"), "-q",
+                                               "--overwrite"]), 1)  # fmt: skip
+    files = sorted(images.rglob("*.*"))[:60]
+    loaded = [read_image(p) for p in files]
+    settings = load_settings()
+    t0 = time.perf_counter()
+    anon = Anonymizer(settings=settings)
+    out["model_load_s"] = round(time.perf_counter() - t0, 2)
+    for name, a in (("two_threads", anon), ("one_thread", anon.single_threaded())):
+        a.process(loaded[0].rgb, loaded[0].pixels)
+        start = time.perf_counter()
+        for im in loaded:
+            a.process(im.rgb, im.pixels)
+        out[f"detect_hide_ms_per_image_{name}"] = round(1000 * (time.perf_counter() - start) / len(loaded), 1)
+    sizes = [p.stat().st_size for p in images.rglob("*.*")]
+    out["input_kb_mean"] = round(statistics.mean(sizes) / 1024, 1)
+    done = work / "1_process"
+    if done.exists():
+        out["output_kb_mean"] = round(statistics.mean(p.stat().st_size for p in done.rglob("*.*")) / 1024, 1)
+    book = Manifest(work / "bench-manifest.sqlite", {"bench": time.time()})
+    run = book.start_run()
+    rows = [Finished(f"f{i}", f"/in/f{i}", 1, 1, "a" * 64, f"/out/f{i}", "b" * 64, 1, run) for i in range(4000)]
+    start = time.perf_counter()
+    for i in range(0, len(rows), 8):
+        book.record(rows[i : i + 8])
+    out["manifest_rows_per_s_in_batches_of_8"] = round(len(rows) / (time.perf_counter() - start))
+    book.close()
+    if clip is not None:
+        out.update(video_components(clip, settings))
+    return out
+
+
+def video_components(clip: Path, settings) -> dict:  # noqa: ANN001
+    """1080p: detection per frame on one core, and the one-pass finish (decode, track, paint,
+    encode) from detections found beforehand, in frames per second."""
+    from privis.pipeline import Anonymizer
+    from privis.scale.video_split import detect_piece, merged, pieces, pieces_whole
+
+    video = Anonymizer(settings=settings).for_media("video")
+    parts = pieces(clip, 2) or [pieces_whole(clip)]
+    start = time.perf_counter()
+    found = [detect_piece(video.single_threaded(), clip, p) for p in parts]
+    detect_s = time.perf_counter() - start
+    frames = sum(p.count for p in parts)
+    out_path = clip.with_name("finish_only.mp4")
+    start = time.perf_counter()
+    video.video(clip, out_path, overwrite=True, detections=merged(found))
+    finish_s = time.perf_counter() - start
+    return {"video_frames": frames, "video_detect_fps_one_core": round(frames / detect_s, 2),
+            "video_finish_fps": round(frames / finish_s, 2)}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=2000)
@@ -173,6 +246,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--video-seconds", type=int, default=12, help="length of the 1080p video (0: no video)")
     ap.add_argument("--skip-images", action="store_true", help="only the video")
+    ap.add_argument("--components", action="store_true", help="also the costs the scaling model rests on")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
@@ -193,7 +267,13 @@ def main() -> None:
         table += f"\n\nOne {args.video_seconds} s 1080p video (keyframe every 2 s, AAC):\n\n" + markdown_table(
             ["run", "wall s", "frames", "frame times (hash)", "audio packets (hash)", "file (hash)"], rows
         )
-    emit("scale", report, table, args.out, args.json)
+    if args.components:
+        clip = work / "video" / "street_1080p.mp4"
+        report["components"] = components(work, images, clip if clip.exists() else None)
+        table += "\n\nCosts measured alone:\n\n" + markdown_table(
+            ["cost", "value"], [[k, v] for k, v in report["components"].items()]
+        )
+    emit("scale_video" if args.skip_images else "scale", report, table, args.out, args.json)
 
 
 def images_and_resume(work: Path, images: Path, count: int, kill_at: float) -> tuple[dict, str]:

@@ -72,6 +72,10 @@ class Manifest:
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
+            # WAL with NORMAL sync: a commit survives the process being killed (what resuming is
+            # for) without an fsync each; only a power cut may lose the last few, which are redone.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise PrivisError(f"{self.path}: not a privis manifest ({exc})") from None

@@ -5,7 +5,8 @@ Ray Data runs four stages: the file list → read (tasks) → detect and hide (a
 actors each load the models once) → write (tasks). Images travel as their encoded bytes, so
 the object store holds kilobytes, not decoded frames, and every image output is built by the
 same `privis.batch.image_result` as the single-process path: the two write the same bytes.
-Videos, PDFs and DICOM files (local paths) are run whole by an actor with `privis.batch.run`.
+PDFs and DICOM files (local paths) are run whole by an actor with `privis.batch.run`; a video
+is detected in pieces by the actors and finished by the driver (`privis.scale.video_split`).
 The driver stores each finished file in the `Manifest` as results arrive, and appends each
 worker's audit records to the one audit log.
 """

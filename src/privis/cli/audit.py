@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from privis.audit.methods import REID_METHODS
-from privis.cli.core import audit_app, count_progress, guard
+from privis.cli.core import audit_app, count_progress, guard, ticker
 from privis.cli.options import listed
+from privis.errors import PrivisError
 
 
 @audit_app.command("membership")
@@ -82,3 +83,42 @@ def audit_reid(
     if out_dir is not None:
         report.write(out_dir)
     typer.echo(json.dumps(report.summary()) if as_json else report.table())
+
+
+@audit_app.command("gradients")
+@guard
+def audit_gradients_cmd(
+    data: Annotated[str, typer.Argument(help="mnist, digits, or a folder of class folders: the clients' images.")],
+    batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Client batch sizes, comma-separated.")] = "1,4,16",
+    trials: Annotated[int, typer.Option("--trials", min=1, help="Clients attacked per setting.")] = 3,
+    clients: Annotated[int, typer.Option("--clients", min=2, help="Clients in a SecAgg+ sum.")] = 10,
+    clip: Annotated[float, typer.Option("--clip", min=1e-6, help="DP: the update's clipping norm.")] = 1.0,
+    sigma: Annotated[float, typer.Option("--sigma", min=0.0, help="DP: Gaussian noise, times the clip.")] = 1.0,
+    steps: Annotated[int, typer.Option("--steps", min=20, help="L-BFGS steps of the attack.")] = 600,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write the table, JSON and the reconstructions (PNG) here.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Training images rebuilt from a client's update (DLG): plain, a SecAgg+ sum, and DP-clipped; SSIM."""
+    from privis.audit.gradients import SCENARIOS, audit_gradients, gradient_table, write_grid
+    from privis.learn.data import load_image_set
+
+    sizes = tuple(int(b) for b in batch_sizes.split(",") if b.strip())
+    if not sizes or min(sizes) < 1:
+        raise PrivisError(f"--batch-sizes takes positive integers, e.g. 1,4,16; got {batch_sizes!r}")
+    images = load_image_set(data, seed=seed)
+    total = len(sizes) * len(SCENARIOS) * trials
+    with count_progress("attacks", total, not (quiet or as_json)) as progress:
+        report = audit_gradients(images, batch_sizes=sizes, trials=trials, clients=clients, clip=clip, sigma=sigma,
+                                 steps=steps, seed=seed, on_step=ticker(progress))  # fmt: skip
+    summary = {"data": images.name, "clients": clients, "clip": clip, "sigma": sigma, **report.summary()}
+    table = gradient_table(summary)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "gradients.md").write_text(table + "\n")
+        (out_dir / "gradients.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_grid(report, out_dir / "gradients.png")
+    typer.echo(json.dumps(summary) if as_json else table)

@@ -357,13 +357,14 @@ def _run_video(
 def _failed(report: BatchReport, job: Job, exc: Exception, audit: object) -> None:
     """Report a file that was skipped, and say so in the audit log."""
     log.debug("failed on %s", job.src, exc_info=True)
-    reason = _reason(exc, job.src)
+    reason = failure_reason(exc, job.src)
     report.failed.append((str(job.src), reason))
     if audit:
         audit.event(job.name, "failed", reason=reason)  # type: ignore[attr-defined]
 
 
-def _reason(exc: Exception, src: Path) -> str:
+def failure_reason(exc: Exception, src: Path) -> str:
+    """What went wrong with `src`, in one line, without repeating its path (every runner reports it so)."""
     if isinstance(exc, MemoryError):
         return "out of memory (the file needs more than this machine has free)"
     msg = str(exc) or exc.__class__.__name__

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from privis.batch import BatchReport, Job, image_result, plan
+from privis.batch import BatchReport, Job, failure_reason, image_result, plan
 from privis.config import Settings
 from privis.errors import PrivisError
 from privis.hosts import parse_host_port
@@ -188,9 +188,7 @@ class _Anonymize:
                 else:
                     found, digest = self._whole(batch, i)
             except Exception as exc:  # a bad file: reported by the driver, never written in clear
-                from privis.batch import _reason
-
-                error = _reason(exc, Path(str(batch["name"][i])))
+                error = failure_reason(exc, Path(str(batch["name"][i])))
             regions[i] = found
             out.append(data)
             errors.append(error)
@@ -374,18 +372,9 @@ def _videos(
             finished = Finished(row.name, row.src, row.size, row.mtime_ns, sha256(read_bytes(row.src)), row.dst,
                                 sha256(read_bytes(row.dst)), found, run)  # fmt: skip
         except Exception as exc:  # a bad video: reported, never written in clear
-            from privis.batch import _reason
-
-            reason = _reason(exc, Path(row.src))
-            report.failed.append((row.src, reason))
-            book.failed(row.name, reason)
-            if audit is not None:
-                audit.event(row.name, "failed", reason=reason)
+            _failed(report, book, audit, row.name, row.src, failure_reason(exc, Path(row.src)))
             continue
-        book.record([finished])
-        report.done += 1
-        report.regions += found
-        report.written.append(Path(row.dst))
+        _done(report, book, [finished])
 
 
 def _storage_env(todo: Sequence[tuple[Row, bool]]) -> dict[str, Any]:
@@ -405,20 +394,30 @@ def _take(batch: dict[str, np.ndarray], run: int, book: Manifest, report: RayRep
         if audit is not None and batch["audit"][i]:
             audit.write_lines(str(batch["audit"][i]))
         if error:
-            report.failed.append((str(batch["src"][i]), error))
-            book.failed(name, error)
-            if audit is not None:
-                audit.event(name, "failed", reason=error)
+            _failed(report, book, audit, name, str(batch["src"][i]), error)
             continue
-        dst = str(batch["dst"][i]) or None
         finished.append(Finished(name, str(batch["src"][i]), int(batch["size"][i]), int(batch["mtime_ns"][i]),
-                                 str(batch["src_sha256"][i]), dst, str(batch["dst_sha256"][i]) or None,
-                                 int(batch["regions"][i]), run))  # fmt: skip
-        report.done += 1
-        report.regions += int(batch["regions"][i])
-        if dst:
-            report.written.append(Path(dst))
+                                 str(batch["src_sha256"][i]), str(batch["dst"][i]) or None,
+                                 str(batch["dst_sha256"][i]) or None, int(batch["regions"][i]), run))  # fmt: skip
+    _done(report, book, finished)
+
+
+def _done(report: RayReport, book: Manifest, finished: Sequence[Finished]) -> None:
+    """Files finished: into the manifest (one transaction) and the report."""
     book.record(finished)
+    for f in finished:
+        report.done += 1
+        report.regions += f.regions
+        if f.dst:
+            report.written.append(Path(f.dst))
+
+
+def _failed(report: RayReport, book: Manifest, audit: Any, name: str, src: str, reason: str) -> None:
+    """A file that failed: in the report, the manifest's events (tried again next run), the audit log."""
+    report.failed.append((src, reason))
+    book.failed(name, reason)
+    if audit is not None:
+        audit.event(name, "failed", reason=reason)
 
 
 def verify(manifest: str | os.PathLike[str]) -> tuple[int, list[tuple[str, str]]]:

@@ -150,3 +150,28 @@ def test_load_model_rejects_other_files(tmp_path):
         load_model(bad)
     with pytest.raises(PrivisError, match="not found"):
         load_model(tmp_path / "missing.pt")
+
+
+def test_a_private_model_comes_back_without_opacus_hooks(digits):
+    from privis.learn.dp_train import TrainConfig, train_classifier
+
+    result = train_classifier(digits, TrainConfig(model="mlp", epochs=1, batch_size=256, epsilon=2.0))
+    model = result.model
+    assert type(model).__name__ != "GradSampleModule"
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x = torch.zeros(2, *digits.shape, requires_grad=True)
+    model(x).sum().backward()  # Opacus' hooks, left in place, fail here ("pop from empty list")
+    assert x.grad is not None
+
+
+def test_model_data_gives_the_split_a_model_was_trained_on(digits, tmp_path):
+    from privis.learn.data import model_data
+    from privis.learn.dp_train import TrainConfig, load_model, save_model, train_classifier
+
+    result = train_classifier(digits, TrainConfig(model="mlp", epochs=1, batch_size=256))
+    _, meta = load_model(save_model(tmp_path / "m.pt", result, digits))
+    assert model_data(meta).train.tolist() == digits.train.tolist()
+    meta["data"]["train"] = meta["data"]["train"][1:]
+    with pytest.raises(PrivisError, match="no longer splits"):
+        model_data(meta)

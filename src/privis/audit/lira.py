@@ -145,14 +145,15 @@ def audit_membership(
     the shadows are trained exactly as it was, on the same data set."""
     from dataclasses import replace
 
-    from privis.learn.data import load_image_set
+    from privis.learn.data import model_data
     from privis.learn.dp_train import TrainConfig, load_model, predict_logits, train_classifier
 
     model, meta = load_model(model_path)
     d = meta["data"]
-    data = load_image_set(d["name"], seed=d["seed"])
-    if data.train.tolist() != d["train"] or data.test.tolist() != d["test"]:
-        raise PrivisError(f"{model_path}: the data set {d['name']!r} no longer splits as it did for this model")
+    try:
+        data = model_data(meta)
+    except PrivisError as exc:
+        raise PrivisError(f"{model_path}: {exc}") from None
     config = TrainConfig(**meta["config"])
 
     def shadow_logits(k: int, chosen: np.ndarray) -> np.ndarray:

@@ -1,17 +1,36 @@
-"""`privis audit membership|reid`: what trained models and obfuscated faces still leak."""
+"""`privis audit membership|reid|inversion|gradients`: what trained models, updates and obfuscated faces leak."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from privis.audit.inversion import TV_WEIGHTS
 from privis.audit.methods import REID_METHODS
 from privis.cli.core import audit_app, count_progress, guard, ticker
 from privis.cli.options import listed
 from privis.errors import PrivisError
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+ReconstructionsOpt = Annotated[
+    Path | None, typer.Option("--out", help="Write the table, JSON and the reconstructions (PNG) here.")
+]
+
+
+def _report(name: str, summary: dict[str, Any], table: str, grid: Callable[[Path], None], out_dir: Path | None,
+            as_json: bool) -> None:  # fmt: skip
+    """Write NAME.md, NAME.json and NAME.png under `out_dir` (if given); print the JSON or the table."""
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"{name}.md").write_text(table + "\n")
+        (out_dir / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+        grid(out_dir / f"{name}.png")
+    typer.echo(json.dumps(summary) if as_json else table)
 
 
 @audit_app.command("membership")
@@ -85,6 +104,48 @@ def audit_reid(
     typer.echo(json.dumps(report.summary()) if as_json else report.table())
 
 
+@audit_app.command("inversion")
+@guard
+def audit_inversion_cmd(
+    models: Annotated[list[Path], typer.Argument(help="Classifiers saved by `privis train --out`, one data set.")],
+    data: Annotated[
+        str | None, typer.Option("--data", help="Their images, where the name saved with them no longer resolves.")
+    ] = None,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Adam steps per reconstruction.")] = 500,
+    tv: Annotated[
+        str, typer.Option("--tv", help="Total-variation prior weights tried, comma-separated; the best is reported.")
+    ] = ",".join(f"{w:g}" for w in TV_WEIGHTS),
+    evaluator_epochs: Annotated[
+        int, typer.Option("--evaluator-epochs", min=1, help="Training epochs of the independent evaluator.")
+    ] = 60,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: JsonOpt = False,
+    out_dir: ReconstructionsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Model inversion (MI-Face): each person's face drawn from the model alone, named by an independent classifier."""
+    from privis.audit.inversion import audit_inversion, inversion_table, write_grid
+    from privis.learn.data import model_data
+    from privis.learn.dp_train import load_model
+
+    try:
+        weights = tuple(float(w) for w in tv.split(",") if w.strip())
+    except ValueError:
+        raise PrivisError(f"--tv takes numbers, comma-separated, e.g. 0.05,0.3; got {tv!r}") from None
+    if not weights or min(weights) < 0:
+        raise PrivisError(f"--tv takes non-negative numbers, comma-separated; got {tv!r}")
+    loaded = [(path.stem, *load_model(path)) for path in models]
+    names = {(m["data"]["name"], tuple(m["data"]["shape"])) for _, _, m in loaded}
+    if len(names) > 1:
+        raise PrivisError(f"the models were trained on different data: {sorted(names)}; audit them one set at a time")
+    images = model_data(loaded[0][2], data)
+    with count_progress("models", len(loaded), not (quiet or as_json)) as progress:
+        report = audit_inversion(loaded, images, steps=steps, tv=weights, evaluator_epochs=evaluator_epochs,
+                                 seed=seed, on_model=ticker(progress))  # fmt: skip
+    summary = report.summary()
+    _report("inversion", summary, inversion_table(summary), lambda path: write_grid(report, path), out_dir, as_json)
+
+
 @audit_app.command("gradients")
 @guard
 def audit_gradients_cmd(
@@ -96,11 +157,9 @@ def audit_gradients_cmd(
     sigma: Annotated[float, typer.Option("--sigma", min=0.0, help="DP: Gaussian noise, times the clip.")] = 1.0,
     steps: Annotated[int, typer.Option("--steps", min=20, help="L-BFGS steps of the attack.")] = 600,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Write the table, JSON and the reconstructions (PNG) here.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: JsonOpt = False,
+    out_dir: ReconstructionsOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Training images rebuilt from a client's update (DLG): plain, a SecAgg+ sum, and DP-clipped; SSIM."""
     from privis.audit.gradients import SCENARIOS, audit_gradients, gradient_table, write_grid
@@ -115,10 +174,4 @@ def audit_gradients_cmd(
         report = audit_gradients(images, batch_sizes=sizes, trials=trials, clients=clients, clip=clip, sigma=sigma,
                                  steps=steps, seed=seed, on_step=ticker(progress))  # fmt: skip
     summary = {"data": images.name, "clients": clients, "clip": clip, "sigma": sigma, **report.summary()}
-    table = gradient_table(summary)
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "gradients.md").write_text(table + "\n")
-        (out_dir / "gradients.json").write_text(json.dumps(summary, indent=2) + "\n")
-        write_grid(report, out_dir / "gradients.png")
-    typer.echo(json.dumps(summary) if as_json else table)
+    _report("gradients", summary, gradient_table(summary), lambda path: write_grid(report, path), out_dir, as_json)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,9 +51,14 @@ def load_image_set(
     name_or_path: str | os.PathLike[str], *, seed: int = 0, test_fraction: float = 0.2, size: int = 32
 ) -> ImageSet:
     """``digits`` (scikit-learn, 8×8), ``mnist`` (../shared/data: 10,000 images, 8,000 train and
-    2,000 test) or a folder with one subfolder of images per class (resized to `size`)."""
+    2,000 test), ``att`` (../shared/data: AT&T faces, 40 people × 10) or a folder with one
+    subfolder of images per class (resized to `size`)."""
     key = str(name_or_path).lower()
-    if key == "digits":
+    if key == "att" and not Path(name_or_path).is_dir():
+        from privis.datasets import resolve_dataset
+
+        x, y, classes = _load_folder(resolve_dataset("att") / "orl_faces", size)
+    elif key == "digits":
         from sklearn.datasets import load_digits
 
         digits = load_digits()
@@ -78,6 +84,16 @@ def load_image_set(
         raise PrivisError(f"test fraction must be in (0, 1), got {test_fraction}")
     train, test = split_indices(len(x), int(round(len(x) * (1 - test_fraction))), seed)
     return ImageSet(key, x, y, classes, train, test, seed)
+
+
+def model_data(meta: dict[str, Any], data: str | os.PathLike[str] | None = None) -> ImageSet:
+    """The images a saved model was trained and tested on (`meta` from `load_model`), split as
+    they were; `data` names them where the model's own name no longer resolves."""
+    d = meta["data"]
+    images = load_image_set(d["name"] if data is None else data, seed=d["seed"], size=int(d["shape"][-1]))
+    if images.train.tolist() != d["train"] or images.test.tolist() != d["test"]:
+        raise PrivisError(f"the data set {d['name']!r} no longer splits as it did for this model")
+    return images
 
 
 def read_image(path: str | os.PathLike[str], shape: tuple[int, int, int]) -> np.ndarray:

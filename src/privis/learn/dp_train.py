@@ -167,8 +167,19 @@ class PrivateTrainer:
             return float(self.engine.get_epsilon(self.delta))
 
     def plain_model(self) -> Any:
-        """The caller's model without Opacus' wrapper (for saving and evaluation)."""
-        return getattr(self.model, "_module", self.model)
+        """The caller's model without Opacus' wrapper (for saving, evaluation and audits).
+
+        A private model comes back as a copy without Opacus' hooks: the hooks left in place
+        break any later backward pass that needs no parameter gradient (model inversion
+        differentiates with respect to the input only).
+        """
+        if not hasattr(self.model, "_module"):
+            return self.model
+        import copy
+
+        clean = copy.deepcopy(self.model)
+        clean.remove_hooks()
+        return clean._module
 
 
 @dataclass

@@ -25,11 +25,10 @@ ReconstructionsOpt = Annotated[
 def _report(name: str, summary: dict[str, Any], table: str, grid: Callable[[Path], None], out_dir: Path | None,
             as_json: bool) -> None:  # fmt: skip
     """Write NAME.md, NAME.json and NAME.png under `out_dir` (if given); print the JSON or the table."""
+    from privis.audit.report import write_report
+
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / f"{name}.md").write_text(table + "\n")
-        (out_dir / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
-        grid(out_dir / f"{name}.png")
+        write_report(out_dir, name, summary, table, grid)
     typer.echo(json.dumps(summary) if as_json else table)
 
 
@@ -128,12 +127,7 @@ def audit_inversion_cmd(
     from privis.learn.data import model_data
     from privis.learn.dp_train import load_model
 
-    try:
-        weights = tuple(float(w) for w in tv.split(",") if w.strip())
-    except ValueError:
-        raise PrivisError(f"--tv takes numbers, comma-separated, e.g. 0.05,0.3; got {tv!r}") from None
-    if not weights or min(weights) < 0:
-        raise PrivisError(f"--tv takes non-negative numbers, comma-separated; got {tv!r}")
+    weights = _numbers(tv, "--tv", float, 0.0)
     loaded = [(path.stem, *load_model(path)) for path in models]
     names = {(m["data"]["name"], tuple(m["data"]["shape"])) for _, _, m in loaded}
     if len(names) > 1:
@@ -144,6 +138,104 @@ def audit_inversion_cmd(
                                  seed=seed, on_model=ticker(progress))  # fmt: skip
     summary = report.summary()
     _report("inversion", summary, inversion_table(summary), lambda path: write_grid(report, path), out_dir, as_json)
+
+
+@audit_app.command("extraction")
+@guard
+def audit_extraction_cmd(
+    model: Annotated[
+        Path, typer.Argument(help="The served model, saved by `privis train` or `privis encrypted train`.")
+    ],
+    answers: Annotated[
+        str,
+        typer.Option(
+            "--answers",
+            help="What the service answers, comma-separated: logits, labels, rounded:D,"
+            " encrypted[=URL] (the CKKS service; he-cnn), mpc (3-party argmax; mlp).",
+        ),
+    ] = "logits,labels",
+    queries: Annotated[str, typer.Option("--queries", help="Query counts N, comma-separated.")] = "50,100,200,500,1000",
+    substitute: Annotated[str, typer.Option("--substitute", help="The attacker's network.")] = "small-cnn",
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Adam steps per substitute.")] = 600,
+    data: Annotated[
+        str | None, typer.Option("--data", help="Its images, where the name saved with it no longer resolves.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: JsonOpt = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write the table, JSON and the curve (PNG) here.")
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Model extraction: a substitute trained on N answers of the served model; agreement and accuracy against N."""
+    import contextlib
+
+    from privis.audit.extraction import audit_extraction, encrypted_oracle, extraction_table, mpc_oracle, plain_oracle
+    from privis.audit.extraction import write_curve as write_extraction_curve
+    from privis.learn.data import model_data
+    from privis.learn.dp_train import load_model
+
+    counts = _numbers(queries, "--queries")
+    target, meta = load_model(model)
+    images = model_data(meta, data)
+    kinds = [a.strip() for a in answers.split(",") if a.strip()]
+    if not kinds:
+        raise PrivisError("--answers takes at least one of logits, labels, rounded:D, encrypted, mpc")
+    with contextlib.ExitStack() as stack:
+        oracles = {}
+        for kind in kinds:
+            if kind == "encrypted" or kind.startswith("encrypted="):
+                url = kind.split("=", 1)[1] if "=" in kind else None
+                oracles[kind] = stack.enter_context(encrypted_oracle(target, url=url, classes=images.classes))
+            elif kind == "mpc":
+                oracles[kind] = mpc_oracle(target)
+            else:
+                oracles[kind] = plain_oracle(target, kind)
+        with count_progress("substitutes", len(oracles) * len(set(counts)), not (quiet or as_json)) as progress:
+            report = audit_extraction(target, images, oracles, counts=counts, substitute=substitute, steps=steps,
+                                      seed=seed, on_step=ticker(progress))  # fmt: skip
+    summary = report.summary()
+    _report("extraction", summary, extraction_table(summary), lambda p: write_extraction_curve(summary, p), out_dir,
+            as_json)  # fmt: skip
+
+
+def _numbers(text: str, option: str, kind: type = int, low: float = 1) -> tuple[Any, ...]:
+    """Comma-separated numbers of `kind`, each at least `low`, or a one-line error naming `option`."""
+    noun = "integers" if kind is int else "numbers"
+    try:
+        values = tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < low:
+        raise PrivisError(f"{option} takes {noun} of at least {low:g}, comma-separated, e.g. 1,4,16; got {text!r}")
+    return values
+
+
+@audit_app.command("all")
+@guard
+def audit_all_cmd(
+    model: Annotated[Path, typer.Argument(help="A model saved by `privis train --out`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.md, report.json and every part's files.")],
+    parts: Annotated[
+        str, typer.Option("--parts", help="Comma-separated: membership, inversion, extraction, gradients.")
+    ] = "membership,inversion,extraction,gradients",
+    shadows: Annotated[int, typer.Option("--shadows", min=2, help="Membership: shadow models.")] = 8,
+    queries: Annotated[str, typer.Option("--queries", help="Extraction: query counts N.")] = "50,100,200,500",
+    batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Gradients: client batch sizes.")] = "1,4,16",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Every audit of a trained model in one report (Markdown, JSON, figures), as a privacy officer files it."""
+    from privis.audit.report import audit_all, report_markdown
+
+    chosen = tuple(p.strip() for p in parts.split(",") if p.strip())
+    with count_progress("audits", len(chosen), not (quiet or as_json)) as progress:
+        tick = ticker(progress)
+        summary = audit_all(model, out_dir, parts=chosen, shadows=shadows, queries=_numbers(queries, "--queries"),
+                            batch_sizes=_numbers(batch_sizes, "--batch-sizes"), seed=seed,
+                            on_part=lambda _part: tick())  # fmt: skip
+    typer.echo(json.dumps(summary) if as_json else report_markdown(summary))
 
 
 @audit_app.command("gradients")
@@ -165,9 +257,7 @@ def audit_gradients_cmd(
     from privis.audit.gradients import SCENARIOS, audit_gradients, gradient_table, write_grid
     from privis.learn.data import load_image_set
 
-    sizes = tuple(int(b) for b in batch_sizes.split(",") if b.strip())
-    if not sizes or min(sizes) < 1:
-        raise PrivisError(f"--batch-sizes takes positive integers, e.g. 1,4,16; got {batch_sizes!r}")
+    sizes = _numbers(batch_sizes, "--batch-sizes")
     images = load_image_set(data, seed=seed)
     total = len(sizes) * len(SCENARIOS) * trials
     with count_progress("attacks", total, not (quiet or as_json)) as progress:

@@ -247,7 +247,19 @@ def audit_gradients_cmd(
     clients: Annotated[int, typer.Option("--clients", min=2, help="Clients in a SecAgg+ sum.")] = 10,
     clip: Annotated[float, typer.Option("--clip", min=1e-6, help="DP: the update's clipping norm.")] = 1.0,
     sigma: Annotated[float, typer.Option("--sigma", min=0.0, help="DP: Gaussian noise, times the clip.")] = 1.0,
-    steps: Annotated[int, typer.Option("--steps", min=20, help="L-BFGS steps of the attack.")] = 600,
+    steps: Annotated[int, typer.Option("--steps", min=20, help="Optimisation steps of the attack.")] = 600,
+    attack: Annotated[
+        str,
+        typer.Option("--attack", help="dlg (L2 distance, L-BFGS) or cosine (Geiping et al.: scale-blind, TV prior)."),
+    ] = "dlg",
+    via: Annotated[
+        str,
+        typer.Option(
+            "--via",
+            help="simulated (updates computed here) or flower (one real Flower round per setting,"
+            " attacked where its strategy receives them).",
+        ),
+    ] = "simulated",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     as_json: JsonOpt = False,
     out_dir: ReconstructionsOpt = None,
@@ -262,6 +274,6 @@ def audit_gradients_cmd(
     total = len(sizes) * len(SCENARIOS) * trials
     with count_progress("attacks", total, not (quiet or as_json)) as progress:
         report = audit_gradients(images, batch_sizes=sizes, trials=trials, clients=clients, clip=clip, sigma=sigma,
-                                 steps=steps, seed=seed, on_step=ticker(progress))  # fmt: skip
+                                 steps=steps, attack=attack, via=via, seed=seed, on_step=ticker(progress))  # fmt: skip
     summary = {"data": images.name, "clients": clients, "clip": clip, "sigma": sigma, **report.summary()}
     _report("gradients", summary, gradient_table(summary), lambda path: write_grid(report, path), out_dir, as_json)

@@ -240,13 +240,46 @@ def initial_parameters(config: FederatedConfig, data: ImageSet) -> list[np.ndarr
     return _get(create_model(config.model, data.shape, data.n_classes))
 
 
+def recording(strategy: Any, record_dir: str | os.PathLike[str]) -> Any:
+    """`strategy`, saving what it receives each round (``received_round{r}_{k}.npz``, the
+    parameters and their example count): each client's parameters in FedAvg, after any
+    client-side clipping; the unmasked aggregate (once per client) behind SecAgg+."""
+    from flwr.common import parameters_to_ndarrays
+    from flwr.server.strategy import Strategy
+
+    class Recording(Strategy):
+        def initialize_parameters(self, client_manager: Any) -> Any:
+            return strategy.initialize_parameters(client_manager)
+
+        def configure_fit(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
+            return strategy.configure_fit(server_round, parameters, client_manager)
+
+        def aggregate_fit(self, server_round: int, results: Any, failures: Any) -> Any:
+            for k, (_, fit) in enumerate(results):
+                np.savez(os.path.join(record_dir, f"received_round{server_round}_{k}.npz"),
+                         *parameters_to_ndarrays(fit.parameters), n=fit.num_examples)  # fmt: skip
+            return strategy.aggregate_fit(server_round, results, failures)
+
+        def configure_evaluate(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
+            return strategy.configure_evaluate(server_round, parameters, client_manager)
+
+        def aggregate_evaluate(self, server_round: int, results: Any, failures: Any) -> Any:
+            return strategy.aggregate_evaluate(server_round, results, failures)
+
+        def evaluate(self, server_round: int, parameters: Any) -> Any:
+            return strategy.evaluate(server_round, parameters)
+
+    return Recording()
+
+
 def run_rounds(grid: Any, context: Any, config: FederatedConfig, initial: list[np.ndarray],
                evaluate: Callable[..., tuple[float, dict]], *, min_clients: int | None = None,
-               timeout: float | None = None, workflow_factory: Callable[..., Any] | None = None) -> None:  # fmt: skip
+               timeout: float | None = None, workflow_factory: Callable[..., Any] | None = None,
+               record_dir: str | os.PathLike[str] | None = None) -> None:  # fmt: skip
     """The server's side of `config.rounds` rounds (a ServerApp's main): the strategy, the
     client-level DP wrapper and the SecAgg+ workflow. `min_clients` (default: all) is how
     many clients a round needs; `timeout` bounds each exchange, so a client that died is left
-    out of the round instead of waited for."""
+    out of the round instead of waited for; `record_dir` saves what the strategy receives."""
     from flwr.common import ndarrays_to_parameters
     from flwr.server import LegacyContext, ServerConfig
     from flwr.server.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg, FedProx
@@ -264,6 +297,8 @@ def run_rounds(grid: Any, context: Any, config: FederatedConfig, initial: list[n
             strategy, noise_multiplier=config.noise_multiplier, clipping_norm=config.clipping_norm,
             num_sampled_clients=config.clients,
         )  # fmt: skip
+    if record_dir is not None:
+        strategy = recording(strategy, record_dir)
     server_config = ServerConfig(num_rounds=config.rounds, round_timeout=timeout)
     legacy = LegacyContext(context=context, config=server_config, strategy=strategy)
     fit = None
@@ -316,8 +351,9 @@ def run_federated(
 
     For audits of the secure aggregation: `workflow_factory` replaces
     ``SecAggPlusWorkflow`` (e.g. a subclass that records what the server receives), and
-    `record_dir` has each client save the parameters it trained (before masking) and the
-    server the global parameters after each round, as ``.npz`` files.
+    `record_dir` has each client save the parameters it trained (before masking and
+    clipping), the strategy what it received, and the server the global parameters after
+    each round, as ``.npz`` files.
     """
     from flwr.app import Context
     from flwr.client import ClientApp
@@ -340,7 +376,7 @@ def run_federated(
 
     @server_app.main()
     def main(grid: Any, context: Context) -> None:
-        run_rounds(grid, context, config, initial, evaluate, workflow_factory=workflow_factory)
+        run_rounds(grid, context, config, initial, evaluate, workflow_factory=workflow_factory, record_dir=record_dir)
 
     started = time.perf_counter()
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")

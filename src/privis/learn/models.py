@@ -86,6 +86,19 @@ def mlp(shape: tuple[int, int, int], n_classes: int, hidden: int = 64):  # noqa:
     return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
 
 
+@_register("lenet")
+def lenet(shape: tuple[int, int, int], n_classes: int):  # noqa: ANN201
+    """Zhu et al.'s LeNet (Deep Leakage from Gradients): three 5×5 sigmoid convolutions (12
+    channels, strides 2, 2, 1) and one linear layer; the gradient attacks' model."""
+    import torch.nn as nn
+
+    c, h, w = shape
+    body = nn.Sequential(nn.Conv2d(c, 12, 5, padding=2, stride=2), nn.Sigmoid(),
+                         nn.Conv2d(12, 12, 5, padding=2, stride=2), nn.Sigmoid(),
+                         nn.Conv2d(12, 12, 5, padding=2, stride=1), nn.Sigmoid(), nn.Flatten())  # fmt: skip
+    return nn.Sequential(body, nn.Linear(12 * ((h + 3) // 4) * ((w + 3) // 4), n_classes))
+
+
 HE_KERNEL, HE_STRIDE = 7, 3
 
 

@@ -208,6 +208,9 @@ def write_curve(summary: dict[str, Any], path: Any) -> None:
         pts = [(r["queries"], r["agreement"]) for r in summary["rows"] if r["answers"] == name]
         ax.plot(*zip(*pts, strict=True), marker="o", label=name)
     ax.set_xscale("log")
+    counts = sorted({r["queries"] for r in summary["rows"]})
+    ax.set_xticks(counts, [str(n) for n in counts])
+    ax.minorticks_off()
     ax.set_xlabel("queries")
     ax.set_ylabel("agreement with the target")
     ax.set_ylim(0, 1)

@@ -42,7 +42,7 @@ demo: install
 
 # Lint and type checks first: CI runs this target.
 test: install lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 bench: install
 	$(BIN)/python benchmarks/faces.py --out benchmarks/results

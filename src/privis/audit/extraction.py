@@ -184,7 +184,7 @@ def extraction_table(summary: dict[str, Any]) -> str:
     counts = sorted({r["queries"] for r in rows})
     names = list(dict.fromkeys(r["answers"] for r in rows))
     cell = {(r["answers"], r["queries"]): r for r in rows}
-    lines = [f"Extraction of a {summary['data']} model (target accuracy {summary['target_accuracy']:.3f}): the"
+    lines = [f"Extraction of the {summary['data']} model (target accuracy {summary['target_accuracy']:.3f}): the"
              f" substitute's agreement with the target (its accuracy) on {summary['evaluation_images']} other images,"
              " after N queries", "",
              "| answers | served accuracy | " + " | ".join(f"N = {n}" for n in counts) + " |",
@@ -216,7 +216,7 @@ def write_curve(summary: dict[str, Any], path: Any) -> None:
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"Extraction of a {summary['data']} model", fontsize=9)
+    ax.set_title(f"Extraction of the {summary['data']} model", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -274,8 +274,16 @@ def audit_gradients(data: Any, *, batch_sizes: tuple[int, ...] = (1, 4, 16), sce
 
 def gradient_table(summary: dict[str, Any]) -> str:
     """The audit as a Markdown table."""
-    lines = ["| server holds | batch | SSIM mean | min | max | images |", "|---|---|---|---|---|---|"]
-    names = {"plain": "one client's update", "secagg": "the SecAgg+ sum of 10", "dp": "clipped + noise (DP)"}
+    source = f"; {summary['source']}" if summary.get("source") else ""
+    lines = [f"{summary['attack']}{source}", "",
+             "| server holds | batch | SSIM mean | min | max | images |", "|---|---|---|---|---|---|"]  # fmt: skip
+    clients = summary.get("clients", 10)
+    if summary.get("via") == "flower":
+        names = {"plain": "one client's parameters (FedAvg)", "secagg": f"the SecAgg+ aggregate of {clients}",
+                 "dp": "one client's clipped update (Flower DP: noise comes after)"}  # fmt: skip
+    else:
+        names = {"plain": "one client's update", "secagg": f"the SecAgg+ sum of {clients}",
+                 "dp": "clipped + noise (DP)"}  # fmt: skip
     for r in summary["rows"]:
         lines.append(f"| {names.get(r['scenario'], r['scenario'])} | {r['batch']} | {r['ssim_mean']:.3f} | "
                      f"{r['ssim_min']:.3f} | {r['ssim_max']:.3f} | {r['images']} |")  # fmt: skip

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from privis.audit.similarity import ssim, total_variation
 from privis.errors import PrivisError
 from privis.learn.models import lenet
 
@@ -73,8 +74,6 @@ def reconstruct(model: Any, target: list[Any], labels: Any, shape: tuple[int, in
     dummy = torch.randn((len(labels), *shape), generator=gen).requires_grad_(True)
     params = list(model.parameters())
     if attack == "cosine":
-        from privis.audit.inversion import total_variation
-
         flat_target = torch.cat([t.reshape(-1) for t in target])
         opt = torch.optim.Adam([dummy], lr=0.1)
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, [int(steps * f) for f in (0.375, 0.625, 0.875)], 0.1)
@@ -103,30 +102,6 @@ def reconstruct(model: Any, target: list[Any], labels: Any, shape: tuple[int, in
         if not torch.isfinite(dummy).all():
             break
     return torch.nan_to_num(dummy.detach()).clamp(-1, 1)
-
-
-def ssim(a: np.ndarray, b: np.ndarray, win: int = 7) -> float:
-    """Mean SSIM (Wang et al. 2004) of two grey images in [0, 1], over `win`×`win` windows
-    (uniform, the border cropped, as scikit-image computes it by default).
-
-    >>> x = np.random.default_rng(0).random((28, 28))
-    >>> round(ssim(x, x), 6), ssim(x, 1 - x) < 0
-    (1.0, True)
-    """
-    from scipy.ndimage import uniform_filter
-
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    win = min(win, *a.shape) | 1
-    n = win * win
-    cov = n / (n - 1)
-    ux, uy = uniform_filter(a, win), uniform_filter(b, win)
-    vx = cov * (uniform_filter(a * a, win) - ux * ux)
-    vy = cov * (uniform_filter(b * b, win) - uy * uy)
-    vxy = cov * (uniform_filter(a * b, win) - ux * uy)
-    c1, c2 = 0.01**2, 0.03**2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    pad = (win - 1) // 2
-    return float(s[pad : s.shape[0] - pad, pad : s.shape[1] - pad].mean())
 
 
 def best_match_ssim(true: np.ndarray, rec: np.ndarray) -> list[float]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from privis.audit.gradients import ssim
+from privis.audit.similarity import ssim, total_variation
 from privis.errors import PrivisError
 
 
@@ -65,11 +65,6 @@ def invert(model: Any, classes: np.ndarray, shape: tuple[int, int, int], *, step
         for p, flag in zip(model.parameters(), frozen, strict=True):
             p.requires_grad_(flag)
     return x.detach().numpy()
-
-
-def total_variation(x: Any) -> Any:
-    """Mean absolute difference of neighbouring pixels of a (N, C, H, W) tensor."""
-    return (x[:, :, 1:] - x[:, :, :-1]).abs().mean() + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean()
 
 
 def bootstrap(values: np.ndarray, *, boot: int = 1000, seed: int = 0) -> list[float]:

@@ -85,6 +85,24 @@ def mpc_oracle(model: Any) -> Oracle:
     return lambda x: np.asarray(run_mpc(model, x)["predictions"], np.int64)
 
 
+def open_oracles(stack: contextlib.ExitStack, model: Any, kinds: list[str] | tuple[str, ...], *,
+                 classes: list[str] | None = None) -> dict[str, Oracle]:  # fmt: skip
+    """One oracle per kind (``logits``, ``labels``, ``rounded:D``, ``encrypted[=URL]``, ``mpc``);
+    a CKKS service started for ``encrypted`` stays up until `stack` closes."""
+    if not kinds:
+        raise PrivisError("give at least one answer kind: logits, labels, rounded:D, encrypted, mpc")
+    oracles: dict[str, Oracle] = {}
+    for kind in kinds:
+        if kind == "encrypted" or kind.startswith("encrypted="):
+            url = kind.split("=", 1)[1] if "=" in kind else None
+            oracles[kind] = stack.enter_context(encrypted_oracle(model, url=url, classes=classes))
+        elif kind == "mpc":
+            oracles[kind] = mpc_oracle(model)
+        else:
+            oracles[kind] = plain_oracle(model, kind)
+    return oracles
+
+
 def train_substitute(x: np.ndarray, answers: np.ndarray, n_classes: int, *, model: str = "small-cnn",
                      steps: int = 600, seed: int = 0) -> Any:  # fmt: skip
     """A fresh `model` fitted to the oracle's `answers` on images `x`: logits are regressed

@@ -25,6 +25,7 @@ import numpy as np
 
 from privis.audit.similarity import ssim, total_variation
 from privis.errors import PrivisError
+from privis.learn.dp_train import scale_inputs
 from privis.learn.models import lenet
 
 SCENARIOS = ("plain", "secagg", "dp")
@@ -188,7 +189,7 @@ def flower_round(data: Any, *, batch: int, clients: int, scenario: str, clip: fl
                                                            for o in own]))  # fmt: skip
         grad = [torch.from_numpy((a - b) / FLOWER_LR) for a, b in zip(initial, got, strict=True)]
         idx = sub.train[parts[c]]
-        out.append((grad, torch.from_numpy((sub.x[idx] - 0.5) / 0.5), torch.from_numpy(sub.y[idx])))
+        out.append((grad, torch.from_numpy(scale_inputs(sub.x[idx])), torch.from_numpy(sub.y[idx])))
     return model, out
 
 
@@ -211,7 +212,7 @@ def audit_gradients(data: Any, *, batch_sizes: tuple[int, ...] = (1, 4, 16), sce
         raise PrivisError(f"--attack must be one of {', '.join(ATTACKS)}, got {attack!r}")
     torch.manual_seed(seed)
     model = lenet(data.shape, data.n_classes)
-    x_all = torch.from_numpy((data.x[data.train] - 0.5) / 0.5)
+    x_all = torch.from_numpy(scale_inputs(data.x[data.train]))
     y_all = torch.from_numpy(data.y[data.train])
     rng = np.random.default_rng(seed)
     report = GradientAudit(attack=attack, via=via)

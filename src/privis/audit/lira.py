@@ -143,17 +143,32 @@ def audit_membership(
 ) -> MembershipReport:
     """Attack the model at `model_path` (saved by `privis train`) with LiRA and the loss baseline;
     the shadows are trained exactly as it was, on the same data set."""
-    from dataclasses import replace
-
     from privis.learn.data import model_data
-    from privis.learn.dp_train import TrainConfig, load_model, predict_logits, train_classifier
+    from privis.learn.dp_train import load_model
 
     model, meta = load_model(model_path)
-    d = meta["data"]
     try:
         data = model_data(meta)
     except PrivisError as exc:
         raise PrivisError(f"{model_path}: {exc}") from None
+    return membership_of(model, meta, data, str(model_path), shadows=shadows, seed=seed, on_shadow=on_shadow)
+
+
+def membership_of(
+    model: Any,
+    meta: dict[str, Any],
+    data: Any,
+    name: str,
+    *,
+    shadows: int = 16,
+    seed: int = 0,
+    on_shadow: Callable[[int], None] | None = None,
+) -> MembershipReport:
+    """`audit_membership` of a model already loaded (`load_model`) with its data (`model_data`)."""
+    from dataclasses import replace
+
+    from privis.learn.dp_train import TrainConfig, predict_logits, train_classifier
+
     config = TrainConfig(**meta["config"])
 
     def shadow_logits(k: int, chosen: np.ndarray) -> np.ndarray:
@@ -164,12 +179,12 @@ def audit_membership(
     member = np.isin(np.arange(len(data.x)), data.train)
     attacks, facts = _attack(predict_logits(model, data.x), data.y, member, shadow_logits, shadows=shadows,
                              seed=seed, on_shadow=on_shadow)  # fmt: skip
-    facts = {"data": d["name"], **facts, "target_epsilon": meta["summary"].get("epsilon"),
+    facts = {"data": meta["data"]["name"], **facts, "target_epsilon": meta["summary"].get("epsilon"),
              "target_test_accuracy": meta["summary"].get("test_accuracy")}  # fmt: skip
     eps, delta = meta["summary"].get("epsilon"), meta["summary"].get("delta") or 0.0
     if eps is not None:  # (ε, δ)-DP bounds every attack: TPR <= e^ε · FPR + δ
         facts["dp_tpr_bound"] = {f"{f * 100:g}%": round(min(1.0, math.exp(eps) * f + delta), 5) for f in FPRS}
-    return MembershipReport(str(model_path), attacks, facts)
+    return MembershipReport(name, attacks, facts)
 
 
 def audit_model(

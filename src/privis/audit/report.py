@@ -12,6 +12,7 @@ Every part is one of privis's audits, run on the model and the data saved with i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import time
@@ -67,7 +68,7 @@ def audit_all(model_path: str | Path, out_dir: str | Path, *, parts: tuple[str, 
             on_part(part)
         start = time.perf_counter()
         if part == "membership":
-            report = lira.audit_membership(model_path, shadows=shadows, seed=seed, **more(part))
+            report = lira.membership_of(model, meta, data, str(model_path), shadows=shadows, seed=seed, **more(part))
             lira.write_outputs(report, out)
             results[part] = report.summary()
         elif part == "inversion":
@@ -76,10 +77,11 @@ def audit_all(model_path: str | Path, out_dir: str | Path, *, parts: tuple[str, 
             write_report(out, part, results[part], inversion.inversion_table(results[part]),
                          functools.partial(inversion.write_grid, inv))  # fmt: skip
         elif part == "extraction":
-            oracles = {a: extraction.plain_oracle(model, a) for a in answers}
             pool = len(extraction.query_split(data, seed)[0])
             counts = tuple(n for n in queries if n <= pool) or (pool,)
-            ext = extraction.audit_extraction(model, data, oracles, counts=counts, seed=seed, **more(part))
+            with contextlib.ExitStack() as stack:
+                oracles = extraction.open_oracles(stack, model, answers, classes=data.classes)
+                ext = extraction.audit_extraction(model, data, oracles, counts=counts, seed=seed, **more(part))
             results[part] = ext.summary()
             write_report(out, part, results[part], extraction.extraction_table(results[part]),
                          functools.partial(extraction.write_curve, results[part]))  # fmt: skip
@@ -89,14 +91,14 @@ def audit_all(model_path: str | Path, out_dir: str | Path, *, parts: tuple[str, 
             write_report(out, part, results[part], gradients.gradient_table(results[part]),
                          functools.partial(gradients.write_grid, grad))  # fmt: skip
         seconds[part] = round(time.perf_counter() - start, 1)
-    summary = {"report": "privis privacy audit", "facts": facts, "findings": findings(facts, results),
+    summary = {"report": "privis privacy audit", "facts": facts, "findings": findings(results),
                "seconds": seconds, **results}  # fmt: skip
     (out / "report.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "report.md").write_text(report_markdown(summary) + "\n")
     return summary
 
 
-def findings(facts: dict[str, Any], results: dict[str, Any]) -> list[str]:
+def findings(results: dict[str, Any]) -> list[str]:
     """One sentence per audit that ran: the figure a reader acts on, beside its chance level."""
     out = []
     if "membership" in results:

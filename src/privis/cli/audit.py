@@ -170,7 +170,7 @@ def audit_extraction_cmd(
     """Model extraction: a substitute trained on N answers of the served model; agreement and accuracy against N."""
     import contextlib
 
-    from privis.audit.extraction import audit_extraction, encrypted_oracle, extraction_table, mpc_oracle, plain_oracle
+    from privis.audit.extraction import audit_extraction, extraction_table, open_oracles
     from privis.audit.extraction import write_curve as write_extraction_curve
     from privis.learn.data import model_data
     from privis.learn.dp_train import load_model
@@ -179,18 +179,8 @@ def audit_extraction_cmd(
     target, meta = load_model(model)
     images = model_data(meta, data)
     kinds = [a.strip() for a in answers.split(",") if a.strip()]
-    if not kinds:
-        raise PrivisError("--answers takes at least one of logits, labels, rounded:D, encrypted, mpc")
     with contextlib.ExitStack() as stack:
-        oracles = {}
-        for kind in kinds:
-            if kind == "encrypted" or kind.startswith("encrypted="):
-                url = kind.split("=", 1)[1] if "=" in kind else None
-                oracles[kind] = stack.enter_context(encrypted_oracle(target, url=url, classes=images.classes))
-            elif kind == "mpc":
-                oracles[kind] = mpc_oracle(target)
-            else:
-                oracles[kind] = plain_oracle(target, kind)
+        oracles = open_oracles(stack, target, kinds, classes=images.classes)
         with count_progress("substitutes", len(oracles) * len(set(counts)), not (quiet or as_json)) as progress:
             report = audit_extraction(target, images, oracles, counts=counts, substitute=substitute, steps=steps,
                                       seed=seed, on_step=ticker(progress))  # fmt: skip

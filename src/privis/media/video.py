@@ -409,10 +409,10 @@ def write_video(
     count = 0
     with av.open(str(out), "w") as c:
         s = add_encoder(c, "h264", width=w, height=h, rate=fps, crf=18)
-        s.codec_context.options = {**s.codec_context.options, "x264-params": "mbtree=0"}
+        options = {"x264-params": "mbtree=0"}
         if keyframe_every:
-            s.codec_context.options = {**s.codec_context.options, "g": str(keyframe_every),
-                                       "keyint_min": str(keyframe_every), "sc_threshold": "0"}  # fmt: skip
+            options |= {"g": str(keyframe_every), "keyint_min": str(keyframe_every), "sc_threshold": "0"}
+        s.codec_context.options = {**s.codec_context.options, **options}
         a = c.add_stream("aac", rate=16000) if tone else None
         if a is not None:
             a.layout = "mono"

@@ -30,35 +30,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from _common import DEFAULT_DATA, PRIVIS, emit, markdown_table
 
-from privis import Anonymizer
-from privis.audit.walkers import CUT_FROM, SCENE_STANDING, Walk, car_park_scene, cutouts, walking_scene
-from privis.media.video import Frame, read_frames
+from privis.audit.similarity import psnr
+from privis.audit.walkers import removal_scenes
+from privis.media.video import read_frames
 
 PEOPLE = "intel_one-by-one-person-detection.mp4"
 CARS = "intel_car-detection.mp4"
-
-
-def remove_people(frames: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
-    """`frames` through `--targets person --method remove` as a 10 fps video; outputs and seconds."""
-    anonymizer = Anonymizer(targets="person", method="remove").for_media("video")
-    stream = (Frame(rgb, i, i, Fraction(1, 10)) for i, rgb in enumerate(frames))
-    start = time.perf_counter()
-    out = [rgb for _, rgb in anonymizer.frames(stream)]
-    return out, time.perf_counter() - start
-
-
-def psnr(a: list[np.ndarray], b: list[np.ndarray], masks: list[np.ndarray]) -> float:
-    """PSNR (dB) of `a` against `b` over the masked pixels of all frames together."""
-    err = [(x[m].astype(np.float64) - y[m].astype(np.float64)) ** 2 for x, y, m in zip(a, b, masks, strict=True)]
-    total = np.concatenate([e.ravel() for e in err]) if err else np.zeros(1)
-    mse = float(total.mean()) if total.size else 0.0
-    return round(10 * np.log10(255.0**2 / mse), 2) if mse > 0 else 100.0  # 100: identical pixels
 
 
 def hog_people(python: str, video: Path) -> list[bool]:
@@ -70,7 +52,6 @@ def hog_people(python: str, video: Path) -> list[bool]:
 
 
 def main() -> int:
-    import cv2
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA / "videos")
@@ -80,35 +61,9 @@ def main() -> int:
     args = ap.parse_args()
     people = read_frames(args.data / PEOPLE)
     background = read_frames(args.data / CARS, limit=26)[25]  # an empty car park
-    frames, pasted = car_park_scene(people, background)
-    masks = [cv2.dilate(m.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0 for m in pasted]
-    removed, seconds = remove_people(frames)
-    truth = [background] * len(frames)
-    a, b = SCENE_STANDING
-    rows = [{"scene": f"composite: {len(frames)} frames, people walking and standing on an empty car-park frame",
-             "frames": len(frames), "psnr_db": psnr(removed, truth, masks),
-             "psnr_standing_db": psnr(removed[a:b], truth[a:b], masks[a:b]),
-             "fps": round(len(frames) / seconds, 2)}]  # fmt: skip
-    print(rows[-1], file=sys.stderr)
-    # The same people at full size, two walking in and out through the frame's sides within 6 s:
-    # a third of the frames show someone cut in half by the edge. First from the very first
-    # frame (a cold start: the plate has seen nothing behind them yet), then after 2 s of the
-    # empty scene, as a camera that has been running sees them.
-    cut = cutouts(people, CUT_FROM)
-    for start, what in ((0, "from the first frame"), (20, "after 2 s of the empty scene")):
-        edge_walks = [Walk(0, ((start, -40, 422), (start + 59, 808, 422))),
-                      Walk(1, ((start, 808, 392), (start + 59, -40, 392))),
-                      Walk(2, ((start + 15, 384, 412), (start + 44, 384, 412)))]  # fmt: skip
-        frames, pasted = walking_scene(background, cut, edge_walks, start + 60)
-        masks = [cv2.dilate(m.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0 for m in pasted]
-        removed, seconds = remove_people(frames)
-        truth = [background] * len(frames)
-        a, b = start + 15, start + 44
-        rows.append({"scene": f"composite: full-size people walking in and out through the sides, {what}",
-                     "frames": 60, "psnr_db": psnr(removed[start:], truth[start:], masks[start:]),
-                     "psnr_standing_db": psnr(removed[a:b], truth[a:b], masks[a:b]),
-                     "fps": round(len(frames) / seconds, 2)})  # fmt: skip
-        print(rows[-1], file=sys.stderr)
+    rows = removal_scenes(people, background)
+    for row in rows:
+        print(row, file=sys.stderr)
 
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "removed.mp4"

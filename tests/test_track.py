@@ -76,6 +76,18 @@ def test_a_body_cut_by_the_frame_keeps_its_size_and_motion():
     np.testing.assert_allclose(whole, [0, 40, 42, 400])
 
 
+def test_a_body_coming_in_at_the_side_keeps_its_legs_when_only_its_head_is_boxed():
+    # Walking in through the right side: a sliver of the whole body, then the detector boxes
+    # the head and shoulders alone (wider than the sliver, so not a "part" of it by area).
+    size = (432, 768)
+    t = Tracker(linger=5)
+    t.update(det([714, 81, 768, 401]), size)
+    box = t.update(det([698, 15, 768, 235]), size).xyxy[0]
+    assert box[0] == 698 and box[1] == 15 and box[3] > 380  # what was seen, and the legs below it
+    inside = t.update(det([600, 14, 700, 400]), size).xyxy[0]  # in view: the detection is the box
+    np.testing.assert_allclose(inside, [600, 14, 700, 400])
+
+
 def test_a_smaller_box_inside_the_frame_replaces_the_track_box():
     # One wide box (someone beside the table taken in), then the person alone, away from the sides.
     t = Tracker(linger=5)

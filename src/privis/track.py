@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from privis.errors import PrivisError
-from privis.regions import Regions, box_iou, touches_edge
+from privis.regions import EDGE_SHARE, Regions, box_iou, touches_edge
 
 PARTIAL_AREA = 0.6  # a detection under this share of its track's predicted box...
 PARTIAL_INSIDE = 0.7  # ...that lies mostly inside it is a part of the same body
@@ -64,6 +64,27 @@ def holding(predicted: np.ndarray, detected: np.ndarray, shrink: float = PARTIAL
     lo, hi = c - half, c + half
     shift = np.minimum(detected[:2] - lo, 0) + np.maximum(detected[2:] - hi, 0)
     return np.concatenate([lo + shift, hi + shift]).astype(np.float32)
+
+
+def along_side(predicted: np.ndarray, detected: np.ndarray, size: tuple[int, int],
+               shrink: float = PARTIAL_SHRINK) -> np.ndarray:  # fmt: skip
+    """`detected`, cut by the left or right side of a frame of (height, width) `size`, stretched
+    to `predicted`'s top and bottom (a little smaller, `shrink`) where those reach further.
+    People stand upright: the side cuts their width, and the detector, seeing a sliver of
+    them, often boxes only their head and shoulders while their legs are in view below.
+    (A person cut by the bottom is cut along their height already; their width stays theirs.)
+
+    >>> along_side(np.array([700., 60, 770, 420]), np.array([698., 15, 768, 235]), (432, 768), shrink=1).tolist()
+    [698.0, 15.0, 768.0, 420.0]
+    """
+    w = size[1]
+    c, half = (predicted[1] + predicted[3]) / 2, (predicted[3] - predicted[1]) / 2 * shrink
+    out = np.asarray(detected, np.float32).copy()
+    at_side = out[0] <= EDGE_SHARE * w or out[2] >= w * (1 - EDGE_SHARE)
+    overlap = min(out[3], predicted[3]) - max(out[1], predicted[1])
+    if at_side and overlap >= PARTIAL_INSIDE * (out[3] - out[1]):  # mostly level with the track: the same body
+        out[1], out[3] = min(out[1], c - half), max(out[3], c + half)
+    return out
 
 
 @dataclass
@@ -169,8 +190,8 @@ class Tracker:
                 matched_d.add(j)
                 t = self.tracks[i]
                 new = det.xyxy[j].astype(np.float32)
-                if frame_size is not None and touches_edge(new, frame_size) and partial_view(t.box, new):
-                    new = holding(t.box, new)
+                if frame_size is not None and touches_edge(new, frame_size):
+                    new = holding(t.box, new) if partial_view(t.box, new) else along_side(t.box, new, frame_size)
                 step = (new - t.observed) / max(t.coasted, 1)
                 t.velocity = self.alpha * step + (1 - self.alpha) * t.velocity
                 t.box = new

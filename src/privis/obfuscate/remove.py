@@ -61,7 +61,8 @@ class Remove(Obfuscator):
         Mean difference (0-255) between a frame's clear pixels and the plate above which
         the camera is taken to have moved or cut: the plate starts again from that frame.
     shape : {'box', 'ellipse'}, default 'box'
-        Regions with an outline (people) use it; others their box or its ellipse.
+        Regions without an outline: their box or its ellipse. A person goes with their
+        whole box, outline or not.
     """
 
     def __init__(
@@ -123,14 +124,14 @@ class Remove(Obfuscator):
         image, squeeze = _as_hwc(frame)
         h, w = image.shape[:2]
         hole = self._grown(self.mask(regions, h, w))
+        if regions.mask is not None:
+            # A person's whole box goes, not only their outline: an outline cut short (legs
+            # at the frame's side, an arm the segmenter missed) would leave the rest in view.
+            hole = self._grown(regions.without_masks().to_mask(h, w))
         out = image.copy()
         rest = hole
         if self._plate is not None and self._known is not None and self._plate.shape == image.shape:
-            # The plate is the scene itself: where it knows the pixels, a person's whole box
-            # costs nothing to fill, and an outline cut short (a half body at the frame's
-            # side, an arm the segmenter missed) leaves nothing behind.
-            box = hole if regions.mask is None else self._grown(regions.without_masks().to_mask(h, w))
-            known = box & self._known
+            known = hole & self._known  # the plate is the scene itself
             out[known] = _cast_like(self._plate[known], image.dtype)
             rest = hole & ~self._known
             self.filled["background"] += int(known.sum())

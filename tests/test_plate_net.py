@@ -119,6 +119,19 @@ def test_bad_options_and_missing_model_are_clear(tmp_path):
         PlateNetDetector(model=tmp_path / "none.onnx")
 
 
+def test_a_threshold_sweep_decides_as_detect_does(detector):
+    # benchmarks/plate_check_threshold.py rates once and decides at many thresholds.
+    frame, truth = _with_plate(_street(7), angle=15)
+    quads, scores = detector.proposals(frame)
+    rated = detector.rate(frame, quads)
+    same = detector.decide(frame.shape[:2], quads, scores, rated, detector.check)
+    found = detector.detect(frame)
+    assert np.allclose(same.xyxy, found.xyxy) and np.allclose(same.score, found.score)
+    every = detector.decide(frame.shape[:2], quads, scores, rated, None)  # no second look: all proposals
+    assert len(every) >= len(found) >= 1 and box_iou(truth, found.xyxy).max() > 0.3
+    assert len(detector.decide(frame.shape[:2], quads, scores, rated, 0.999999)) <= len(found)
+
+
 def test_single_threaded_twin_finds_the_same(detector):
     frame, _ = _with_plate(_street(6))
     a, b = detector.detect(frame), detector.single_threaded().detect(frame)

@@ -32,14 +32,15 @@ def test_plate_recall_and_false_share_from_written_outputs(data_root, tmp_path):
     summary = json.loads(res.stdout)
     assert summary["plates"] == 209
     # The false share counts other cars' unlabelled plates as false; plate-net finds more of them
-    # (379 regions on 209 photos) and its turned boxes are wider than PP-OCR's: 0.050 measured.
+    # (379 regions on 209 photos) and its turned boxes are wider than PP-OCR's: 0.051 measured
+    # (recall 0.981, US 0.960).
     assert summary["recall"] >= 0.96 and summary["false_obfuscated_share"] <= 0.06
     assert set(summary["by_region"]) == {"eu", "us"}
     assert all(r["recall"] >= 0.95 for r in summary["by_region"].values())
 
 
-# Whole-set recall with the shipped defaults (README): rotate15 0.967, rotate30 0.957,
-# fisheye FISH, night NIGHT, far FAR (issue 16 asks 0.90 in every row).
+# Whole-set recall with the shipped defaults (README): rotate15 0.986, rotate30 0.943,
+# fisheye 0.986, night 0.976, far 0.962 (issue 16 asks 0.90 in every row).
 HARD_FLOORS = {"rotate15": 0.92, "rotate30": 0.90, "fisheye": 0.90, "night": 0.92, "far": 0.90}
 
 
@@ -60,4 +61,4 @@ def test_few_false_plates_on_scenes_without_cars(data_root):
     assert res.exit_code == 0, res.output
     negatives = json.loads(res.stdout)["negatives"]
     assert negatives["images"] == 33
-    assert negatives["false_regions_per_image"] <= 0.35, negatives  # measured 0.303 (10 regions)
+    assert negatives["false_regions_per_image"] <= 0.3, negatives  # issue 16's limit; measured 0.061 (2 regions)

@@ -32,7 +32,7 @@ PLATE_NET_THRESHOLD = 0.5
 
 CHECK_FILE = "plate_check.onnx"
 CROP_SIZE = (96, 32)  # (width, height) of the upright crop the second look classifies
-PLATE_CHECK_THRESHOLD = 0.8  # chosen on a validation split (README, "Plates")
+PLATE_CHECK_THRESHOLD = 0.7  # chosen on a validation split (README, "Plates"; benchmarks/plate_check_threshold.py)
 
 
 def plate_crop(frame: np.ndarray, quad: np.ndarray, size: tuple[int, int] = CROP_SIZE) -> np.ndarray:
@@ -165,6 +165,15 @@ class PlateNetDetector(Detector):
         self._run = _session(str(self.model), self.threads)
         self._check = _session(str(self.check_model), self.threads) if self.check_model is not None else None
 
+    def _scales(self, h: int, w: int) -> list[float]:
+        """The frame scales looked at: fit to `max_side`, plus close-ups or an enlarged pass."""
+        scales = [min(1.0, self.max_side / max(h, w))]
+        if max(h, w) * scales[0] > 1.25 * self.coarse_side:
+            scales.append(self.coarse_side / max(h, w))
+        if self.upscale > 1 and max(h, w) * self.upscale <= self.max_side:
+            scales.append(self.upscale)
+        return scales
+
     def single_threaded(self) -> PlateNetDetector:
         clone = object.__new__(PlateNetDetector)
         clone.__dict__.update(self.__dict__, threads=1, _run=_session(str(self.model), 1))
@@ -173,30 +182,37 @@ class PlateNetDetector(Detector):
         return clone
 
     def detect(self, frame: np.ndarray) -> Regions:
+        quads, scores = self.proposals(frame)
+        rated = self.rate(frame, quads) if self.check is not None and len(quads) else None
+        return self.decide(frame.shape[:2], quads, scores, rated, self.check)
+
+    def proposals(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The network's candidate plates at every scale `detect` looks at: (N, 4, 2) quads and their scores."""
         h, w = frame.shape[:2]
-        scales = [min(1.0, self.max_side / max(h, w))]
-        if max(h, w) * scales[0] > 1.25 * self.coarse_side:
-            scales.append(self.coarse_side / max(h, w))
-        if self.upscale > 1 and max(h, w) * self.upscale <= self.max_side:
-            scales.append(self.upscale)
         quads, scores = [], []
-        for s in scales:
+        for s in self._scales(h, w):
             q, sc = self._pass(frame, s)
             quads.append(q)
             scores.append(sc)
-        quads_all, scores_all = np.concatenate(quads), np.concatenate(scores)
-        if self.check is not None and len(quads_all):
-            rated = self.rate(frame, quads_all)
-            keep = rated >= self.check
-            quads_all, scores_all = quads_all[keep], np.sqrt(scores_all[keep] * rated[keep]).astype(np.float32)
-        boxes = points_box(quads_all) if len(quads_all) else np.zeros((0, 4), np.float32)
-        if len(scales) > 1 and len(boxes):
-            keep = nms(boxes, scores_all, 0.3)
-            boxes, scores_all, quads_all = boxes[keep], scores_all[keep], quads_all[keep]
+        return np.concatenate(quads), np.concatenate(scores)
+
+    def decide(self, size: tuple[int, int], quads: np.ndarray, scores: np.ndarray, rated: np.ndarray | None,
+               check: float | None) -> Regions:  # fmt: skip
+        """The regions `detect` returns from `proposals` and their second-look ratings `rated`,
+        with the second look's threshold `check` (None: every proposal; a sweep of
+        thresholds rates once and decides many times)."""
+        h, w = size
+        if check is not None and rated is not None and len(quads):
+            keep = rated >= check
+            quads, scores = quads[keep], np.sqrt(scores[keep] * rated[keep]).astype(np.float32)
+        boxes = points_box(quads) if len(quads) else np.zeros((0, 4), np.float32)
+        if len(self._scales(h, w)) > 1 and len(boxes):
+            keep = nms(boxes, scores, 0.3)
+            boxes, scores, quads = boxes[keep], scores[keep], quads[keep]
         boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
         n = len(boxes)
-        return Regions(boxes, label=["plate"] * n, score=scores_all, source=[self.name] * n,
-                       data={"quad": quads_all.reshape(n, 4, 2)})  # fmt: skip
+        return Regions(boxes, label=["plate"] * n, score=scores, source=[self.name] * n,
+                       data={"quad": quads.reshape(n, 4, 2)})  # fmt: skip
 
     def rate(self, frame: np.ndarray, quads: np.ndarray) -> np.ndarray:
         """The second look's plate probability for each (4, 2) quad of `frame`."""

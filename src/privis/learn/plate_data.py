@@ -272,6 +272,38 @@ def backgrounds(data: Path | None, every: int = 12) -> list[np.ndarray]:
     return out
 
 
+def people_photos(data: Path | None, part: int = 0, max_side: int = 1600) -> list[np.ndarray]:
+    """Photos of people with no plate (``faces_afw``, ``faces_wider``, ``faces_dlib``): half of them,
+    by a hash of the file name (`part` 0 or 1), scaled to at most `max_side`.
+
+    Name tags, shirts, signs, teeth and facades in them are what a plate detector trained on
+    streets mistakes for plates; the second look learns from one half, and the other half
+    measures what it still mistakes (``benchmarks/plates.py``).
+    """
+    import zlib
+
+    import cv2
+
+    from privis.media.image import read_image
+
+    out: list[np.ndarray] = []
+    if data is None:
+        return out
+    for name in ("faces_afw", "faces_wider", "faces_dlib"):
+        folder = data / name
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
+            if zlib.crc32(path.name.encode()) % 2 != part:
+                continue
+            img = read_image(path).rgb
+            scale = max_side / max(img.shape[:2])
+            if scale < 1:
+                img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            out.append(img)
+    return out
+
+
 def _package_photos() -> list[np.ndarray]:
     """Photos and terrain shipped in scikit-learn and matplotlib (no plate in any)."""
     import matplotlib

@@ -169,7 +169,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--init", type=Path, help="weights (.pt) to go on from")
     ap.add_argument("--check-only", action="store_true", help="keep --out, retrain only the second look")
-    ap.add_argument("--check-samples", type=int, default=6000)
+    ap.add_argument("--check-samples", type=int, default=16000)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if not args.check_only:
@@ -213,17 +213,19 @@ def mine_crops(detector: Path, data: Path, *, samples: int = 6000, seed: int = 0
     Proposals on made-hard training crops (`plate_data.make_sample`) are plates when
     a third of their outline is plate, and not plates when almost none is; on photos
     with real plates only the plates are kept (their other plates are unlabelled).
-    Every proposal on the backgrounds and textures, at full size, is not a plate.
+    Every proposal on the backgrounds, textures and one half of the photos of people
+    (`plate_data.people_photos`), at three sizes, is not a plate.
     Returns (N, 32, 96, 3) uint8 crops and (N,) 0/1 labels.
     """
     import cv2
     from rich.progress import track
 
     from privis.detect.plate_net import PlateNetDetector, plate_crop
-    from privis.learn.plate_data import backgrounds, make_sample, night, real_plates, textures
+    from privis.learn.plate_data import backgrounds, make_sample, night, people_photos, real_plates, textures
 
     real = real_plates(data)
     empty = backgrounds(data) + textures(np.random.default_rng(seed + 7), 120)
+    people = people_photos(data, part=0)
     det = PlateNetDetector(model=detector, threshold=0.3, pixel_threshold=0.4, check=None)
     rng = np.random.default_rng(seed)
     crops, labels = [], []
@@ -238,18 +240,22 @@ def mine_crops(detector: Path, data: Path, *, samples: int = 6000, seed: int = 0
             if share >= 0.33 or (share < 0.03 and not from_real):
                 crops.append(plate_crop(img, quad))
                 labels.append(int(share >= 0.33))
-    for img in track(empty, description="mining backgrounds"):
+    for img in track(empty + people, description="mining backgrounds"):
         for scale in (1.0, float(rng.uniform(0.25, 0.6)), float(rng.uniform(1.3, 2.0))):
             small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale != 1 else img
             for quad in det.detect(small).data["quad"]:
                 crops.append(plate_crop(small, quad))
                 labels.append(0)
     # The real plates themselves, as a proposal would outline them: a little off, turned, small or dark.
+    # A proposal on a tilted plate is often turned a few degrees from it: the crop then shows the
+    # plate askew, which must still pass.
     for photo in track(real, description="real plates"):
         for quad in photo.quads:
-            for _ in range(4):
+            for _ in range(6):
                 c = quad.mean(axis=0)
-                q = (quad - c) * rng.uniform(0.85, 1.2) + c + rng.normal(0, 0.08, 2) * np.ptp(quad[:, 1])
+                a = np.deg2rad(float(np.clip(rng.normal(0, 6), -15, 15)))
+                turn = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+                q = ((quad - c) @ turn.T) * rng.uniform(0.85, 1.2) + c + rng.normal(0, 0.08, 2) * np.ptp(quad[:, 1])
                 scale = float(np.exp(rng.uniform(np.log(10), np.log(60)))) / max(float(np.ptp(quad[:, 1])), 1.0)
                 scale = min(scale, 1.0)
                 img = photo.rgb if scale == 1.0 else cv2.resize(photo.rgb, None, fx=scale, fy=scale,

@@ -41,9 +41,19 @@ def test_ocr_errors_are_forgiven_in_proportion_to_length():
 
 @pytest.mark.parametrize("shown", ["12.03.1985", "03/12/1985", "1985-03-12", "12-Mar-1985", "12/03/85", "19850312"])
 def test_a_date_is_found_in_every_common_form(shown):
-    assert [e.type for e in find_terms(f"DOB {shown}", header_terms(_dataset(PatientBirthDate="19850312")))] == [
-        "DATE_TIME"
-    ]
+    terms = header_terms(_dataset(PatientBirthDate="19850312"))
+    assert [e.type for e in find_terms(f"DOB {shown}", terms)] == ["DATE"]
+
+
+def test_header_values_are_typed_as_the_recognizers_type_them():
+    # `--entities DATE` keeps the header's dates too: a term is kept only when its type is chosen.
+    from privis.text.pii import RECOGNIZERS
+
+    ds = _dataset(PatientName="KOWALSKI^JAN", PatientID="MRN-0042917", PatientBirthDate="19850312",
+                  InstitutionName="St Olav Hospital", PatientSex="F", PatientAge="040Y")  # fmt: skip
+    types = {t.entity for t in header_terms(ds)}
+    assert types == {"PERSON", "ID", "DATE", "INSTITUTION", "SEX", "AGE"}
+    assert types <= set(RECOGNIZERS)
 
 
 def test_sex_marker_and_age_but_not_ordinary_words():

@@ -16,7 +16,7 @@ Examples
 >>> [t.text for t in terms if t.entity == "PERSON"][:3]
 ['NGUYEN THI', 'THI NGUYEN', 'NGUYEN, THI']
 >>> [(e.type, e.value) for e in find_terms("Pt: NGUYEN TH1  DOB 12.03.1985 [F]", terms)]
-[('PERSON', 'NGUYEN TH1'), ('DATE_TIME', '12.03.1985'), ('SEX', '[F]')]
+[('PERSON', 'NGUYEN TH1'), ('DATE', '12.03.1985'), ('SEX', '[F]')]
 """
 
 from __future__ import annotations
@@ -106,10 +106,10 @@ def header_terms(dataset: Any) -> list[Term]:
             terms += [Term("PERSON", form) for form in name_forms(v)]
     for keyword in ID_KEYWORDS:
         for v in values(keyword):
-            terms.append(Term("LOCATION" if keyword.startswith(("Institution", "Station")) else "ID", v.strip()))
+            terms.append(Term("INSTITUTION" if keyword.startswith(("Institution", "Station")) else "ID", v.strip()))
     for keyword in DATE_KEYWORDS:
         for v in values(keyword):
-            terms += [Term("DATE_TIME", form) for form in date_forms(v)]
+            terms += [Term("DATE", form) for form in date_forms(v)]
     for sex in values("PatientSex"):
         s = sex.strip().upper()[:1]
         terms += [Term("SEX", f) for f in (f"[{s}]", f"({s})", f"Sex: {s}", f"Sex:{s}", f"{s}/")]

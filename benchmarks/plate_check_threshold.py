@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -66,21 +67,22 @@ def main() -> int:
     detector = PlateNetDetector(check=0.5, check_model=args.check_model)
     anonymizer = Anonymizer(targets="plate")
     plates, empty = validation(args.data)
+
+    def hidden(rgb: np.ndarray) -> Iterator[tuple[float | None, np.ndarray]]:
+        """Each threshold with the pixels it hides in `rgb`; the network and the check run once."""
+        quads, scores = detector.proposals(rgb)
+        rated = detector.rate(rgb, quads) if len(quads) else np.zeros(0)
+        for t in THRESHOLDS:
+            yield t, anonymizer.hidden_mask(detector.decide(rgb.shape[:2], quads, scores, rated, t), *rgb.shape[:2])
+
     found: dict[float | None, list[tuple[str, bool]]] = {t: [] for t in THRESHOLDS}
     false = dict.fromkeys(THRESHOLDS, 0)
     for kind, rgb, boxes in plates:
-        quads, scores = detector.proposals(rgb)
-        rated = detector.rate(rgb, quads) if len(quads) else np.zeros(0)
-        for t in THRESHOLDS:
-            regions = detector.decide(rgb.shape[:2], quads, scores, rated, t)
-            hidden = coverage(anonymizer.hidden_mask(regions, *rgb.shape[:2]), boxes)
-            found[t].extend((kind, bool(c >= 0.9)) for c in hidden)
+        for t, mask in hidden(rgb):
+            found[t].extend((kind, bool(c >= 0.9)) for c in coverage(mask, boxes))
     for rgb in empty:
-        quads, scores = detector.proposals(rgb)
-        rated = detector.rate(rgb, quads) if len(quads) else np.zeros(0)
-        for t in THRESHOLDS:
-            regions = detector.decide(rgb.shape[:2], quads, scores, rated, t)
-            false[t] += len(mask_regions(anonymizer.hidden_mask(regions, *rgb.shape[:2])))
+        for t, mask in hidden(rgb):
+            false[t] += len(mask_regions(mask))
     kinds = ("as is", *HARD_KINDS)
     rows = []
     for t in THRESHOLDS:

@@ -52,7 +52,6 @@ def hog_people(python: str, video: Path) -> list[bool]:
 
 
 def main() -> int:
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA / "videos")
     ap.add_argument("--hog-python", help="a Python with opencv-python-headless<5, for the HOG check")

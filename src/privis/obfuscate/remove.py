@@ -123,11 +123,10 @@ class Remove(Obfuscator):
     def apply(self, frame: np.ndarray, regions: Regions) -> np.ndarray:
         image, squeeze = _as_hwc(frame)
         h, w = image.shape[:2]
-        hole = self._grown(self.mask(regions, h, w))
-        if regions.mask is not None:
-            # A person's whole box goes, not only their outline: an outline cut short (legs
-            # at the frame's side, an arm the segmenter missed) would leave the rest in view.
-            hole = self._grown(regions.without_masks().to_mask(h, w))
+        # A person's whole box goes, not only their outline: an outline cut short (legs at the
+        # frame's side, an arm the segmenter missed) would leave the rest in view.
+        area = self.mask(regions, h, w) if regions.mask is None else regions.without_masks().to_mask(h, w)
+        hole = self._grown(area)
         out = image.copy()
         rest = hole
         if self._plate is not None and self._known is not None and self._plate.shape == image.shape:

@@ -41,7 +41,7 @@ from _common import DEFAULT_DATA, PRIVIS, REPO, emit, markdown_table, rss_mib
 from PIL import Image
 
 sys.path.insert(0, str(REPO))
-from tests.hostile_requests import hostile, send  # noqa: E402
+from tests.hostile_requests import hostile, post, send  # noqa: E402
 
 
 def free_port() -> int:
@@ -73,18 +73,6 @@ def token(state: Path, name: str) -> str:
     return done.stdout.strip()
 
 
-def post(port: int, tok: str, body: bytes) -> tuple[int, float]:
-    """One anonymize request: (status, seconds)."""
-    start_t = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    conn.request("POST", "/v1/anonymize", body=body,
-                 headers={"Authorization": f"Bearer {tok}", "Content-Type": "image/jpeg"})  # fmt: skip
-    response = conn.getresponse()
-    response.read()
-    conn.close()
-    return response.status, time.perf_counter() - start_t
-
-
 def hostile_run(port: int, pid: int, tok: str, revoked: str, n: int) -> dict:
     by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     memory = [round(rss_mib(pid), 1)]
@@ -114,14 +102,14 @@ def photos(data: Path, count: int) -> list[bytes]:
 
 
 def load_run(port: int, tok: str, images: list[bytes], clients: int) -> dict:
-    post(port, tok, images[0])  # warm
+    post(port, tok, images[0], "image/jpeg")  # warm
     latencies: list[float] = []
     statuses: collections.Counter = collections.Counter()
     lock = threading.Lock()
     start_t = time.perf_counter()
 
     def one(body: bytes) -> None:
-        status, seconds = post(port, tok, body)
+        status, seconds = post(port, tok, body, "image/jpeg")
         with lock:
             statuses[status] += 1
             latencies.append(seconds)
@@ -172,10 +160,10 @@ def main() -> int:
         port = free_port()
         proc = start(Path(state), port, "--timeout", "3", "--rate", "0")  # 3 s: the slow clients are 8 s
         try:
-            post(port, tok, photos(args.data, 1)[0])  # models loaded: memory is measured from here
+            post(port, tok, photos(args.data, 1)[0], "image/jpeg")  # models loaded: memory is measured from here
             report["hostile"] = hostile_run(port, proc.pid, tok, revoked, args.hostile)
             report["hostile"]["server_alive"] = proc.poll() is None
-            report["hostile"]["good_request_after"] = post(port, tok, photos(args.data, 1)[0])[0]
+            report["hostile"]["good_request_after"] = post(port, tok, photos(args.data, 1)[0], "image/jpeg")[0]
             print(report["hostile"], file=sys.stderr)
         finally:
             proc.terminate()

@@ -53,26 +53,15 @@ class _Session:
     used: float
 
 
-def create_app(
-    model: Any,
-    *,
-    classes: list[str] | None = None,
-    max_sessions: int = 4,
-    max_per_client: int | None = None,
-    max_in_flight: int = MAX_IN_FLIGHT_BYTES,
-    idle_s: float = IDLE_S,
-) -> Any:
+def create_app(model: Any, **options: Any) -> Any:
     """A FastAPI app that evaluates `model` (an he-cnn) on ciphertexts for clients who hold their own keys.
 
-    Memory is bounded by `max_in_flight` bytes of request bodies (beyond it: 503), one
-    context being deserialized at a time, and `max_sessions` deserialized contexts. A
-    session belongs to the address that opened it: a new one replaces only that client's
-    oldest (beyond `max_per_client`, default half the slots) or one idle for `idle_s`.
+    `options` are `create_router`'s (classes, session slots, the byte budget, idle time),
+    which holds memory to its bounds and each session to the address that opened it.
     """
     from fastapi import FastAPI
 
-    router, budget = create_router(model, classes=classes, max_sessions=max_sessions, max_per_client=max_per_client,
-                                   max_in_flight=max_in_flight, idle_s=idle_s)  # fmt: skip
+    router, budget = create_router(model, **options)
     app = FastAPI(title="privis encrypted inference", docs_url=None, redoc_url=None)
     app.include_router(router)
     app.state.budget = budget  # what is in flight, for monitoring and tests
@@ -89,7 +78,13 @@ def create_router(
     idle_s: float = IDLE_S,
 ) -> tuple[Any, ByteBudget]:
     """The routes of `create_app` as an APIRouter (what `privis serve --encrypted-model`
-    includes in the service), and the byte budget they hold request bodies to."""
+    includes in the service), and the byte budget they hold request bodies to.
+
+    Memory is bounded by `max_in_flight` bytes of request bodies (beyond it: 503), one
+    context being deserialized at a time, and `max_sessions` deserialized contexts. A
+    session belongs to the address that opened it: a new one replaces only that client's
+    oldest (beyond `max_per_client`, default half the slots) or one idle for `idle_s`.
+    """
     from fastapi import APIRouter, HTTPException, Request, Response
     from starlette.concurrency import run_in_threadpool
 

@@ -99,6 +99,24 @@ def test_a_person_coming_into_view_is_carried_back_over_the_lines_behind_them():
     assert lines["x320"] == {"forward": 1, "backward": 0}  # crossed in view, counted once
 
 
+def test_a_person_coming_in_from_below_came_into_view_where_their_head_did():
+    # Seen from above and behind, cut by the bottom: the head (x 270 -> 340) leads and the box
+    # reaches far to the right over a shoulder, its middle at 380 when first seen. Carried back,
+    # the box's middle stays right of x = 300; the head came into view at x = 217.
+    h, w = SIZE
+    counter = counter_for("x150=150,0,150,432", "x300=300,0,300,432")
+    for k in range(8):
+        head, top = 270 + 10 * k, 300 - 25 * k
+        mask = np.zeros(SIZE, bool)
+        mask[top : top + 30, head - 15 : head + 15] = True  # the head
+        mask[top + 30 :, head - 30 : head + 250] = True  # shoulders and back, cut by the bottom
+        box = [head - 30, top, head + 250, h]
+        counter.update(k / 10, Regions([box], label=["person"], track_id=[1], mask=[mask]), SIZE)
+    lines = totals(counter)["lines"]
+    assert lines["x300"] == {"forward": 1, "backward": 0}
+    assert lines["x150"] == {"forward": 0, "backward": 0}  # the head came in right of it
+
+
 def test_no_carry_for_a_track_that_starts_or_ends_inside_the_frame():
     boxes = [[200 + 20 * k, 100, 300 + 20 * k, 300] for k in range(8)]  # centre 250 -> 390, away from edges
     counter = counter_for("x220=220,0,220,432", "x420=420,0,420,432")

@@ -17,9 +17,14 @@ A vertical line at x = 560, drawn top to bottom, lies between the table and the 
 so each of the six crosses it once, left to right (forward), and nobody crosses back.
 So do lines at x = 400 and 500 (through and past the table) and 650 and 700, which people
 cross as they leave through the right edge: their boxes are cut by it before the
-anchor gets there, and the counter carries them out (issue 19). Lines at x = 200 and 300
-are not held here: people come in from below the frame, and their boxes' centres are first
-seen right of 300 (README, "Counting").
+anchor gets there, and the counter carries them out (issue 19).
+
+People come in from below the frame, head first. Where each head came into view (frames
+60, 227, 502, 745, 921 and 1234, one by one): x = 260, 217, 192, 230, 398 and 184. So five
+cross x = 300, the fifth person coming in right of it; the counter places them by carrying
+their head back to the bottom edge. A line at x = 200 is crossed by two, and is not held
+here: those heads come in within 20 px of it, closer than the counter can place them
+(README, "Counting").
 """
 
 import json
@@ -32,7 +37,8 @@ from PIL import Image
 
 VIDEO = "videos/intel_one-by-one-person-detection.mp4"
 MY_COUNT = 6
-LINES = {"exit": 560, "x400": 400, "x500": 500, "x650": 650, "x700": 700}
+LINES = {"exit": 560, "x300": 300, "x400": 400, "x500": 500, "x650": 650, "x700": 700}
+CROSSED_BY = {"x300": 5}  # my count where it is not all six
 MEDIA_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".mp4", ".mkv", ".avi",
                   ".mov", ".webm", ".h264", ".y4m", ".raw", ".ppm", ".npy"}  # fmt: skip
 
@@ -68,7 +74,9 @@ def test_stream_counts_the_people_crossing_a_line_and_writes_no_frame(data_root,
     assert report["frames"] == 1394 and report["dropped"] == 0
     crossings = report["counts"]["lines"]
     for name in LINES:
-        assert abs(crossings[name]["forward"] - MY_COUNT) <= 1 and crossings[name]["backward"] <= 1, (name, crossings)
+        forward, truth = crossings[name]["forward"], CROSSED_BY.get(name, MY_COUNT)
+        assert abs(forward - truth) <= 1 and abs(forward - MY_COUNT) <= 1, (name, crossings)  # issue 19: 6 ± 1
+        assert crossings[name]["backward"] <= 1, (name, crossings)
 
     after = {**_files(work), **_files(tmp)}
     new = [p for p in after if p not in before or after[p] != before.get(p)]

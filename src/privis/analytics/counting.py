@@ -60,9 +60,28 @@ def _time_to_leave(box: np.ndarray, velocity: np.ndarray, size: tuple[int, int],
     return min(soon) if soon else None
 
 
+def _heads(people: Regions) -> np.ndarray:
+    """Each person's head as (x, y): the middle of the top tenth of their outline, or of their
+    box's top where they have no outline."""
+    boxes = people.xyxy.astype(float)
+    heads = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 1]], axis=1)
+    if people.mask is None:
+        return heads
+    for k, mask in enumerate(people.mask):
+        if mask is None:
+            continue
+        rows = np.flatnonzero(mask.any(axis=1))
+        if len(rows):
+            top = rows[0]
+            cols = np.nonzero(mask[top : top + max(3, (rows[-1] - top) // 10)])[1]
+            heads[k] = (cols.mean(), top)
+    return heads
+
+
 @dataclass
 class _Path:
-    """A track's first seen boxes and its latest ones, each with its time."""
+    """A track's first seen boxes and its latest ones, each with its time; a box is held as
+    (x1, y1, x2, y2, head x, head y), its head being the top of the person's outline."""
 
     first: list[tuple[float, np.ndarray]] = field(default_factory=list)
     last: list[tuple[float, np.ndarray]] = field(default_factory=list)
@@ -180,8 +199,9 @@ class CountConfig:
         its motion over its first or last seen boxes is carried back to where it came in,
         or on to where it leaves (at most this many seconds), and the lines on that path
         count as crossed. The detector finds a person some frames after the head enters
-        and loses them before the feet leave, more so when frames are dropped. 0 turns
-        it off.
+        and loses them before the feet leave, more so when frames are dropped. Someone
+        who comes in through the bottom is carried back by their head (the top of their
+        outline), which is what came into view first. 0 turns it off.
     """
 
     lines: tuple[Line, ...] = ()
@@ -390,7 +410,8 @@ class PeopleCounter:
         for line in self.config.lines:
             self._cross(line, ids[seen], points[seen], bucket, size)
         if size is not None and self.config.edge_seconds > 0 and self.config.lines:
-            self._follow(seconds, ids[seen], people.xyxy[seen] if len(people) else np.zeros((0, 4)), size, bucket)
+            boxes = np.hstack([people.xyxy, _heads(people)]) if len(people) else np.zeros((0, 6))
+            self._follow(seconds, ids[seen], boxes[seen], size, bucket)
         present_ids = {int(i) for i in ids}
         for zone in self.config.zones:
             # In once the anchor is inside; out only when it is `hysteresis` beyond the edge, so
@@ -470,7 +491,8 @@ class PeopleCounter:
             path.add(seconds, np.asarray(box, float))
             if not path.entered and len(path.first) == MOTION_BOXES:
                 path.entered = True
-                if touches_edge(path.first[0][1], size):
+                # still partly out of view while first seen (a detector may box a head alone first)
+                if any(touches_edge(box[:4], size) for _, box in path.first):
                     self._carry(int(track), path.first, -1.0, size, bucket)
 
     def _carry(self, track: int, boxes: Sequence[tuple[float, np.ndarray]], sense: float, size: tuple[int, int],
@@ -485,11 +507,22 @@ class PeopleCounter:
             return
         velocity = np.polyfit(times - times[0], coords, 1)[0] * sense  # px / s, in the direction of travel
         box = coords[0] if sense < 0 else coords[-1]
-        dt = _time_to_leave(box, velocity, size, self.config.edge_seconds)
-        if dt is None:
-            return
-        edge = self._box_anchors((box + velocity * dt)[None])[0]
-        seen_at = self._box_anchors(coords)
+        head, head_velocity = box[4:], velocity[4:]
+        limit = self.config.edge_seconds
+        if sense < 0 and np.any(coords[:, 3] >= size[0] * (1 - EDGE_SHARE)) and head_velocity[1] > 0:
+            # Coming in cut by the bottom, head first: the feet are out of view, the detector finds
+            # the person some frames after the head appeared, and their box's middle leans to the
+            # shoulder that shows more. Where they came into view is where their head crossed the
+            # bottom. (Going out, the tracker follows them to the edge and the box rule holds: the
+            # people video played backwards counts the same with it.)
+            dt = min((size[0] - head[1]) / head_velocity[1], limit)
+            edge = np.array([head[0] + head_velocity[0] * dt, size[0]], float)
+        else:
+            dt = _time_to_leave(box[:4], velocity[:4], size, limit)
+            if dt is None:
+                return
+            edge = self._box_anchors((box[:4] + velocity[:4] * dt)[None])[0]
+        seen_at = self._box_anchors(coords[:, :4])
         h = self.config.hysteresis
         for line in self.config.lines:
             d_edge = float(line.signed_distance(edge[None])[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -16,6 +17,15 @@ DEFAULT_DATA = Path(os.environ.get("PRIVIS_DATA", REPO.parent / "shared" / "data
 PRIVIS = [sys.executable, "-m", "privis.cli"]
 # How every comparison paints faces: solid magenta boxes, read back by colour.
 PAINT = ["--method", "fill", "--fill-color", "255,0,255", "--shape", "box"]
+
+
+def video_args(doc: str | None) -> argparse.Namespace:
+    """The arguments of a benchmark on the shared videos: `--data` (their folder), `--json`, `--out`."""
+    ap = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA / "videos")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--out", type=Path)
+    return ap.parse_args()
 
 
 def run_json(cmd: Sequence[str], **kwargs: object) -> dict:

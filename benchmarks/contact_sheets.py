@@ -14,7 +14,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from _common import DEFAULT_DATA, PAINT, PRIVIS, emit, markdown_table
+from _common import PAINT, PRIVIS, emit, markdown_table, video_args
 from PIL import Image, ImageDraw, ImageFont
 
 VIDEOS = ("intel_one-by-one-person-detection.mp4", "intel_car-detection.mp4")
@@ -55,11 +54,7 @@ def contact_sheet(video: Path, dst: Path, *, count: int = 16, columns: int = 4, 
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA / "videos")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--out", type=Path)
-    args = ap.parse_args()
+    args = video_args(__doc__)
     sheets = (args.out or Path(tempfile.mkdtemp())) / "contact_sheets"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,13 +20,11 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
-from pathlib import Path
 
-from _common import DEFAULT_DATA, PRIVIS, emit, markdown_table, run_json
+from _common import PRIVIS, emit, markdown_table, run_json, video_args
 
 from privis.audit.walkers import scene_counts
 from privis.media.video import read_frames
@@ -36,11 +34,7 @@ XS = (200, 300, 400, 500, 560, 650, 700)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA / "videos")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--out", type=Path)
-    args = ap.parse_args()
+    args = video_args(__doc__)
     lines = [arg for x in XS for arg in ("--line", f"x{x}={x},0,{x},432")]
     rows = []
     modes = (("as fast as possible", ["--as-fast-as-possible"], None), ("live pace (10 fps)", [], None),

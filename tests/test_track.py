@@ -102,3 +102,24 @@ def test_a_small_box_elsewhere_is_not_taken_for_part_of_a_track():
         t.update(det([0, 0, 100, 300]), (432, 768))
     box = t.update(det([0, 250, 60, 330]), (432, 768)).xyxy[0]  # at the side, but mostly below the track's box
     np.testing.assert_allclose(box, [0, 250, 60, 330])
+
+
+def test_a_small_box_found_every_few_frames_is_linked_to_where_it_was_last_seen():
+    # A plate 20 px wide moving 15 px a frame, found every 4th frame: 60 px (3 sizes) apart.
+    t = Tracker(linger=10)
+    t.update(det([0, 100, 20, 110]))
+    for _ in range(3):
+        t.update(Regions.empty())
+    r = t.update(det([60, 100, 80, 110]))
+    new = r[r.data["born"]]
+    assert len(new) == 1 and new.data["gap"].tolist() == [4]  # a new track, seen 4 frames after the old one
+    assert new.data["was"].tolist() == [[0, 100, 20, 110]]
+    assert sorted(r.track_id.tolist()) == [1, 2]  # the old track lingers where it was: not taken over
+
+
+def test_a_box_far_away_is_not_linked():
+    t = Tracker(linger=10)
+    t.update(det([0, 100, 20, 110]))
+    t.update(Regions.empty())
+    r = t.update(det([300, 100, 320, 110]))  # 15 sizes away after 2 frames
+    assert r[r.data["born"]].data["gap"].tolist() == [0]

@@ -292,7 +292,7 @@ class Anonymizer:
         if not k:
             return self.detect(frame, detectors=detectors)
         regions = self.detect(np.ascontiguousarray(np.rot90(frame, k)), detectors=detectors)
-        return regions._with_boxes(unrotate_boxes(regions.xyxy, k, *frame.shape[:2]))
+        return regions.with_boxes(unrotate_boxes(regions.xyxy, k, *frame.shape[:2]))
 
     def frames(
         self,
@@ -338,6 +338,8 @@ class Anonymizer:
                     born = born.without_masks()  # an outline belongs to its own frame; earlier ones get the box
                     for back, item in enumerate(reversed(pending), start=1):
                         item.regions.append(born.expand(1 + tracker.growth * back))
+                if ahead and len(tracked):
+                    _fill_gaps(tracked, pending, tracker.growth)
                 pending.append(_Pending(frame, [tracked], failure))
                 if len(pending) > ahead:
                     yield self._finish(pending.popleft(), name)
@@ -578,6 +580,25 @@ class _Pending:
     frame: Frame
     regions: list[Regions]
     failure: Exception | None = None
+
+
+def _fill_gaps(tracked: Regions, pending: deque[_Pending], growth: float) -> None:
+    """Regions seen again after frames unseen (``data["gap"]``) are hidden on the frames between,
+    still held back, along the straight path from where they were last seen (``data["was"]``):
+    a small plate on a passing car is found every few frames, and a lingering box stays behind it."""
+    again = tracked[tracked.data["gap"] > 1]
+    if not len(again):
+        return
+    again = again.without_masks()
+    for back, item in enumerate(reversed(pending), start=1):
+        share = (again.data["gap"] - back) / again.data["gap"]  # of the way from `was` to now
+        inside = share > 0
+        if not inside.any():
+            break
+        step = again[inside]
+        w = share[inside, None].astype(np.float32)
+        step = step.with_boxes(step.data["was"] * (1 - w) + step.xyxy * w)
+        item.regions.append(step.expand(1 + growth * np.minimum(back, step.data["gap"] - back)))
 
 
 def unrotate_boxes(xyxy: np.ndarray, k: int, height: int, width: int) -> np.ndarray:

@@ -245,7 +245,8 @@ class Regions:
             grown[i] = _dilate(m, r)
         return self._with_masks(grown)
 
-    def _with_boxes(self, xyxy: np.ndarray) -> Regions:
+    def with_boxes(self, xyxy: np.ndarray) -> Regions:
+        """The same rows with other (n, 4) boxes (a region carried to another frame)."""
         out = self[np.arange(len(self))]
         out.xyxy = xyxy.astype(np.float32)
         return out
@@ -265,17 +266,17 @@ class Regions:
         c = (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
         half = (self.xyxy[:, 2:] - self.xyxy[:, :2]) / 2
         half = half * (scale[:, None] if scale.ndim else scale) + (pad[:, None] if pad.ndim else pad)
-        return self._with_boxes(np.concatenate([c - half, c + half], axis=1))
+        return self.with_boxes(np.concatenate([c - half, c + half], axis=1))
 
     def scale(self, sx: float, sy: float | None = None) -> Regions:
         """Map boxes to a resized frame (multiply x by `sx`, y by `sy`)."""
         sy = sx if sy is None else sy
-        return self._with_boxes(self.xyxy * np.array([sx, sy, sx, sy], np.float32))
+        return self.with_boxes(self.xyxy * np.array([sx, sy, sx, sy], np.float32))
 
     def clip(self, width: int, height: int) -> Regions:
         """Clip boxes to a ``width`` × ``height`` frame."""
         lim = np.array([width, height, width, height], np.float32)
-        return self._with_boxes(np.clip(self.xyxy, 0, lim))
+        return self.with_boxes(np.clip(self.xyxy, 0, lim))
 
     def iou(self, other: Regions) -> np.ndarray:
         """Pairwise IoU matrix, shape (len(self), len(other))."""

@@ -87,6 +87,21 @@ def along_side(predicted: np.ndarray, detected: np.ndarray, size: tuple[int, int
     return out
 
 
+def _seen_before(track: Track, lost: list[Track], max_jump: float) -> Track | None:
+    """The nearest of the `lost` tracks (unseen for k > 1 frames) whose last seen box is within
+    ``max_jump * k`` of its own size from new `track`'s, with the same label; or None."""
+    best, nearest = None, np.inf
+    c = (track.box[:2] + track.box[2:]) / 2
+    for t in lost:
+        if t.label != track.label or t.observed is None:
+            continue
+        size = max(float((t.observed[2:] - t.observed[:2]).max()), 1.0)
+        dist = float(np.linalg.norm((t.observed[:2] + t.observed[2:]) / 2 - c)) / size
+        if dist <= max_jump * t.coasted and dist < nearest:
+            best, nearest = t, dist
+    return best
+
+
 @dataclass
 class Track:
     """One tracked region."""
@@ -102,6 +117,8 @@ class Track:
     hits: int = 1
     born: int = 0  # frame index of the first detection
     mask: np.ndarray | None = None  # outline at the last match; used only on that frame
+    gap: int = 0  # frames between the last match and the one before it
+    was: np.ndarray | None = None  # box at the match before the last
 
     def __post_init__(self) -> None:
         if self.observed is None:
@@ -123,7 +140,12 @@ class Tracker:
         Weight of the newest motion in the velocity estimate.
     max_jump : float, default 1.0
         A detection whose centre lies within this many box sizes of a track's
-        predicted centre may match it even without overlap (small, fast faces).
+        predicted centre may match it even without overlap (small, fast faces). A new
+        track born within ``max_jump * k`` box sizes of a track unseen for the last k frames
+        may be the same thing seen again (a small plate on a passing car, found every few
+        frames, moves further than its size between them): it does not take that track
+        over, which may still be covering a region the detector misses, but the frames
+        between are filled in along the way (``data["gap"]`` and ``data["was"]``).
     """
 
     def __init__(
@@ -194,6 +216,7 @@ class Tracker:
                     new = holding(t.box, new) if partial_view(t.box, new) else along_side(t.box, new, frame_size)
                 step = (new - t.observed) / max(t.coasted, 1)
                 t.velocity = self.alpha * step + (1 - self.alpha) * t.velocity
+                t.gap, t.was = t.coasted, t.observed
                 t.box = new
                 t.observed = new.copy()
                 t.score = float(det.score[j]) if det.score is not None else 1.0
@@ -205,18 +228,22 @@ class Tracker:
             if i not in matched_t:
                 t.misses += 1
         self.tracks = [t for t in self.tracks if t.misses <= self.linger]
+        lost = [t for i, t in enumerate(self.tracks) if i not in matched_t and t.coasted > 1]
         for j in range(n_d):
             if j not in matched_d:
-                self.tracks.append(
-                    Track(
-                        id=self._next_id,
-                        box=det.xyxy[j].astype(np.float32),
-                        label=str(det.label[j]),
-                        score=float(det.score[j]) if det.score is not None else 1.0,
-                        born=self.frame,
-                        mask=det.mask_of(j),
-                    )
+                track = Track(
+                    id=self._next_id,
+                    box=det.xyxy[j].astype(np.float32),
+                    label=str(det.label[j]),
+                    score=float(det.score[j]) if det.score is not None else 1.0,
+                    born=self.frame,
+                    mask=det.mask_of(j),
                 )
+                before = _seen_before(track, lost, self.max_jump)
+                if before is not None:
+                    lost.remove(before)
+                    track.gap, track.was = before.coasted, before.observed
+                self.tracks.append(track)
                 self._next_id += 1
 
     def _regions(self) -> Regions:
@@ -240,5 +267,8 @@ class Tracker:
             data={
                 "born": np.array([t.born == self.frame for t in self.tracks], bool),
                 "seen": np.array([t.coasted == 0 for t in self.tracks], bool),
+                # seen again after `gap` frames unseen, last seen at `was`: the frames between can be filled in
+                "gap": np.array([t.gap if t.coasted == 0 else 0 for t in self.tracks], np.int32),
+                "was": np.array([t.was if t.was is not None else t.box for t in self.tracks], np.float32).reshape(n, 4),
             },
         )

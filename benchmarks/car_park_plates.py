@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import PAINT, PRIVIS, emit, markdown_table, video_args
+from _common import emit, markdown_table, privis_anonymize, video_args
 
 from privis.audit.detection_eval import leak_rate
 
@@ -62,8 +62,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         dst = Path(tmp) / "out.mp4"
         start = time.perf_counter()
-        subprocess.run([*PRIVIS, "anonymize", str(args.data / VIDEO), "-o", str(dst), "--targets", "face,plate",
-                        *PAINT, "--quiet"], check=True)  # fmt: skip
+        subprocess.run(privis_anonymize(args.data / VIDEO, dst, "--targets", "face,plate"), check=True)
         seconds = time.perf_counter() - start
         for name, keys in PLATES.items():
             r = leak_rate(dst, plate_boxes(keys), MAGENTA)

@@ -11,7 +11,10 @@ frames are dropped. Real time means a processing rate of at least 10 fps and not
 Then a scene of known truth (`privis.audit.walkers.car_park_scene`): people cut from the
 people video walk across an empty car-park frame in three directions, pass each other, and
 one stands in a spot for four seconds; lines at x = 200, 400 and 600 and a zone round the
-spot, counted as the video is anonymized, against the truth from the paths.
+spot, counted as the video is anonymized, against the truth from the paths; and the same
+scene with a sign board hanging in front of its middle, under which people show only their
+legs or feet (`walkers.SIGN_LEGS`), or only their feet or nothing (`walkers.SIGN_FEET`), for
+over a second.
 
 Usage::
 
@@ -26,7 +29,7 @@ import tempfile
 
 from _common import PRIVIS, emit, markdown_table, run_json, video_args
 
-from privis.audit.walkers import scene_counts
+from privis.audit.walkers import SIGN_FEET, SIGN_LEGS, scene_counts
 from privis.media.video import read_frames
 
 VIDEO = "intel_one-by-one-person-detection.mp4"
@@ -55,15 +58,17 @@ def main() -> int:
         [[r["mode"], r["frames"], r["dropped"], r["fps"],
           *[f"{r['lines'][f'x{x}']['forward']} / {r['lines'][f'x{x}']['backward']}" for x in XS]] for r in rows],
     )  # fmt: skip
-    scene = scene_counts(
-        read_frames(args.data / VIDEO, 700), read_frames(args.data / "intel_car-detection.mp4", 26)[25]
-    )
-    print(scene, file=sys.stderr)
+    people, background = read_frames(args.data / VIDEO, 700), read_frames(args.data / "intel_car-detection.mp4", 26)[25]
+    scene = scene_counts(people, background)
+    legs, feet = (scene_counts(people, background, sign=s) for s in (SIGN_LEGS, SIGN_FEET))
+    print(scene, legs, feet, file=sys.stderr)
     table += "\n\n" + markdown_table(
-        ["scene: what", "truth", "counted"], [[r["what"], r["truth"], r["counted"]] for r in scene]
-    )
-    emit("counting", {"video": VIDEO, "lines_x": list(XS), "my_count": 6, "runs": rows, "scene": scene}, table,
-         args.out, args.json)  # fmt: skip
+        ["scene: what", "truth", "counted", "behind a sign: legs seen", "behind a sign: feet or nothing seen"],
+        [[r["what"], r["truth"], r["counted"], a["counted"], b["counted"]]
+         for r, a, b in zip(scene, legs, feet, strict=True)],
+    )  # fmt: skip
+    emit("counting", {"video": VIDEO, "lines_x": list(XS), "my_count": 6, "runs": rows, "scene": scene,
+                      "scene_sign_legs": legs, "scene_sign_feet": feet}, table, args.out, args.json)  # fmt: skip
     return 0
 
 

@@ -142,6 +142,35 @@ def test_a_crossing_seen_in_view_is_not_counted_again_on_the_way_out():
     assert totals(counter)["lines"]["x680"] == {"forward": 1, "backward": 0}
 
 
+def test_a_person_lost_behind_something_and_found_again_beyond_it_crosses_once():
+    # Walking right at 200 px/s, centre 250 -> 330, lost behind a pillar for 1 s, then found
+    # as a new track at 550 -> 630, where the same pace would have taken them (530 -> 610).
+    before = [[200 + 20 * k, 100, 300 + 20 * k, 400] for k in range(5)]
+    after = [[500 + 20 * k, 100, 600 + 20 * k, 400] for k in range(5)]
+    for gap_seconds, expected in ((2.0, 1), (0.0, 0)):
+        counter = counter_for("x420=420,0,420,432", gap_seconds=gap_seconds)
+        track_boxes(counter, 1, before)
+        for k in range(9):
+            counter.update(0.5 + k * 0.1, Regions.empty(), SIZE)
+        track_boxes(counter, 2, after, t0=1.4)
+        assert totals(counter)["lines"]["x420"] == {"forward": expected, "backward": 0}
+
+
+def test_a_new_track_continues_a_lost_one_only_near_where_it_went_and_soon():
+    standing = [[280, 100, 380, 400]] * 5  # centre 330, left of the line, lost standing still
+    near = [[340, 100, 440, 400]] * 3  # centre 390: within its size of where it stood
+    for t0, expected in ((1.0, 1), (3.0, 0)):  # found 0.6 s or 2.6 s after it was last seen
+        counter = counter_for("x360=360,0,360,432")
+        track_boxes(counter, 1, standing)
+        track_boxes(counter, 2, near, t0=t0)
+        assert totals(counter)["lines"]["x360"] == {"forward": expected, "backward": 0}
+    # Lost moving right at 200 px/s with its centre at 330: found 1 s later at 130, that is someone else.
+    counter = counter_for("x230=230,0,230,432")
+    track_boxes(counter, 1, [[200 + 20 * k, 100, 300 + 20 * k, 400] for k in range(5)])
+    track_boxes(counter, 2, [[80 - 20 * k, 100, 180 - 20 * k, 400] for k in range(3)], t0=1.4)
+    assert totals(counter)["lines"]["x230"] == {"forward": 0, "backward": 0}
+
+
 def test_zone_occupancy_entries_and_dwell():
     counter = counter_for(zones=["till=0,0,100,0,100,100,0,100"])
     for t in range(10):  # track 1 inside from t=0 to t=5; track 2 inside t=3..9

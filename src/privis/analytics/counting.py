@@ -93,6 +93,18 @@ class _Path:
         self.last = [*self.last[1 - MOTION_BOXES :], (seconds, box)]
 
 
+@dataclass
+class _Lost:
+    """A track the tracker gave up on in the open: when it was last seen, its anchor then and
+    its motion (px/s), its size, and its side of each line."""
+
+    seconds: float
+    anchor: np.ndarray
+    velocity: np.ndarray
+    reach: float
+    sides: dict[str, int]
+
+
 @dataclass(frozen=True)
 class Line:
     """A counting line from (x1, y1) to (x2, y2) in image pixels (y down).
@@ -202,6 +214,12 @@ class CountConfig:
         and loses them before the feet leave, more so when frames are dropped. Someone
         who comes in through the bottom is carried back by their head (the top of their
         outline), which is what came into view first. 0 turns it off.
+    gap_seconds : float, default 2
+        A track the tracker loses in the open (not on its way out of view) and one that
+        starts in the open within this many seconds, within one of the first's box sizes of
+        where its motion would have taken it, are one person seen again: someone who walked
+        behind a pillar or a sign, or behind another person. The second takes the first's
+        side of each line, so that a line passed while unseen counts once. 0 turns it off.
     """
 
     lines: tuple[Line, ...] = ()
@@ -210,6 +228,7 @@ class CountConfig:
     anchor: str = "bottom"
     hysteresis: float = 10.0
     edge_seconds: float = 2.0
+    gap_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         if not self.lines and not self.zones:
@@ -225,6 +244,8 @@ class CountConfig:
             raise PrivisError(f"hysteresis must be >= 0, got {self.hysteresis}")
         if self.edge_seconds < 0:
             raise PrivisError(f"edge_seconds must be >= 0, got {self.edge_seconds}")
+        if self.gap_seconds < 0:
+            raise PrivisError(f"gap_seconds must be >= 0, got {self.gap_seconds}")
 
 
 def _numbers(text: str, what: str) -> tuple[str | None, list[float]]:
@@ -391,6 +412,7 @@ class PeopleCounter:
         self._inside: dict[tuple[int, str], float] = {}  # (track, zone) -> time it entered
         self._last_seen: dict[int, float] = {}
         self._paths: dict[int, _Path] = {}  # track -> its first and last seen boxes
+        self._lost: dict[int, _Lost] = {}  # tracks lost in the open, that a new track may continue
         self.frames = 0
 
     def update(self, seconds: float, regions: Regions, size: tuple[int, int] | None = None) -> list[Bucket]:
@@ -407,9 +429,11 @@ class PeopleCounter:
         ids = people.track_id if people.track_id is not None else np.arange(len(people))
         seen = people.data.get("seen", np.ones(len(people), bool)) if len(people) else np.zeros(0, bool)
         points = self._anchors(people)
+        if self._lost:
+            self._continue(seconds, ids[seen], people.xyxy[seen], size)
         for line in self.config.lines:
             self._cross(line, ids[seen], points[seen], bucket, size)
-        if size is not None and self.config.edge_seconds > 0 and self.config.lines:
+        if size is not None and self.config.lines and (self.config.edge_seconds > 0 or self.config.gap_seconds > 0):
             boxes = np.hstack([people.xyxy, _heads(people)]) if len(people) else np.zeros((0, 6))
             self._follow(seconds, ids[seen], boxes[seen], size, bucket)
         present_ids = {int(i) for i in ids}
@@ -438,7 +462,9 @@ class PeopleCounter:
         for track in gone:  # the tracker gave up on it: carry it out of view, forget its line sides
             path = self._paths.pop(track, None)
             if path is not None and size is not None:
-                self._carry(track, path.last, 1.0, size, bucket)
+                out = self.config.edge_seconds > 0 and self._carry(track, path.last, 1.0, size, bucket)
+                if not out:
+                    self._lose(track, path)
             del self._last_seen[track]
             for line in self.config.lines:
                 self._side.pop((track, line.name), None)
@@ -489,22 +515,23 @@ class PeopleCounter:
         for track, box in zip(ids.tolist(), boxes, strict=True):
             path = self._paths.setdefault(int(track), _Path())
             path.add(seconds, np.asarray(box, float))
-            if not path.entered and len(path.first) == MOTION_BOXES:
+            if not path.entered and len(path.first) == MOTION_BOXES and self.config.edge_seconds > 0:
                 path.entered = True
                 # still partly out of view while first seen (a detector may box a head alone first)
                 if any(touches_edge(box[:4], size) for _, box in path.first):
                     self._carry(int(track), path.first, -1.0, size, bucket)
 
     def _carry(self, track: int, boxes: Sequence[tuple[float, np.ndarray]], sense: float, size: tuple[int, int],
-               bucket: Bucket) -> None:  # fmt: skip
+               bucket: Bucket) -> bool:  # fmt: skip
         """Count the lines crossed on the way between the frame's edge and the end of `boxes`
-        (their start when `sense` is -1, back in time; their end when +1), moving as they move."""
+        (their start when `sense` is -1, back in time; their end when +1), moving as they move.
+        Returns whether the track came in from the edge or went out to it."""
         if len(boxes) < 2:
-            return
+            return False
         times = np.array([t for t, _ in boxes])
         coords = np.stack([b for _, b in boxes])
         if times[-1] - times[0] <= 0:
-            return
+            return False
         velocity = np.polyfit(times - times[0], coords, 1)[0] * sense  # px / s, in the direction of travel
         box = coords[0] if sense < 0 else coords[-1]
         head, head_velocity = box[4:], velocity[4:]
@@ -520,7 +547,7 @@ class PeopleCounter:
         else:
             dt = _time_to_leave(box[:4], velocity[:4], size, limit)
             if dt is None:
-                return
+                return False
             edge = self._box_anchors((box[:4] + velocity[:4] * dt)[None])[0]
         seen_at = self._box_anchors(coords[:, :4])
         h = self.config.hysteresis
@@ -546,6 +573,42 @@ class PeopleCounter:
             per_track = bucket.crossings[line.name]["forward" if after > 0 else "backward"]
             per_track[track] = per_track.get(track, 0) + 1
         log.debug("track %d carried %s the edge: %.2f s to %s", track, "from" if sense < 0 else "to", dt, edge.round())
+        return True
+
+    def _lose(self, track: int, path: _Path) -> None:
+        """Hold `track`, lost in the open, for a new track to continue (`CountConfig.gap_seconds`)."""
+        if self.config.gap_seconds <= 0 or len(path.last) < 2:
+            return
+        times = np.array([t for t, _ in path.last])
+        if times[-1] - times[0] <= 0:
+            return
+        boxes = np.stack([b[:4] for _, b in path.last])
+        anchors = self._box_anchors(boxes)
+        sides = {line.name: self._side[(track, line.name)] for line in self.config.lines
+                 if (track, line.name) in self._side}  # fmt: skip
+        self._lost[track] = _Lost(seconds=float(times[-1]), anchor=anchors[-1],
+                                  velocity=np.polyfit(times - times[0], anchors, 1)[0],
+                                  reach=float((boxes[-1, 2:] - boxes[-1, :2]).max()), sides=sides)  # fmt: skip
+
+    def _continue(self, seconds: float, ids: np.ndarray, boxes: np.ndarray, size: tuple[int, int] | None) -> None:
+        """A track first seen now, in the open, where a lost one's motion would have taken it,
+        continues it: it takes that track's side of each line."""
+        limit = self.config.gap_seconds
+        self._lost = {k: v for k, v in self._lost.items() if seconds - v.seconds <= limit}
+        anchors = self._box_anchors(boxes) if len(boxes) else np.zeros((0, 2))
+        for track, box, anchor in zip(ids.tolist(), boxes, anchors, strict=True):
+            if int(track) in self._last_seen or (size is not None and touches_edge(box, size)):
+                continue
+            best, nearest = None, math.inf
+            for key, lost in self._lost.items():
+                gap = float(np.linalg.norm(anchor - (lost.anchor + lost.velocity * (seconds - lost.seconds))))
+                if gap <= lost.reach and gap < nearest:
+                    best, nearest = key, gap
+            if best is not None:
+                lost = self._lost.pop(best)
+                for name, side in lost.sides.items():
+                    self._side.setdefault((int(track), name), side)
+                log.debug("track %d continues track %d, lost %.2f s before", track, best, seconds - lost.seconds)
 
     def _anchors(self, people: Regions) -> np.ndarray:
         return self._box_anchors(people.xyxy) if len(people) else np.zeros((0, 2))

@@ -132,6 +132,24 @@ SCENE_WALKS = (
 SCENE_STANDING = (176, 215)  # the frames the last walk stands still
 SCENE_LINES = {"x200": 200.0, "x400": 400.0, "x600": 600.0}
 SCENE_ZONE = (500.0, 340.0, 620.0, 420.0)
+# Sign boards hanging in front of the scene's middle (x = 340-470, line x = 400 behind them),
+# each passed for over a second. Down to y = 300, the two walking near the camera (feet at
+# y = 380-410) show only their legs under it, the one further back (feet at y = 330) only
+# their feet; down to y = 355, the near ones show only their feet and the far one nothing.
+SIGN_LEGS = (340, 0, 470, 300)
+SIGN_FEET = (340, 0, 470, 355)
+
+
+def behind_sign(frames: Sequence[np.ndarray], sign: tuple[int, int, int, int]) -> list[np.ndarray]:
+    """`frames` with a dark, ruled board (x1, y1, x2, y2) in front of everything in them."""
+    x1, y1, x2, y2 = sign
+    out = []
+    for frame in frames:
+        frame = frame.copy()
+        frame[y1:y2, x1:x2] = (60, 70, 80)
+        frame[y1:y2:20, x1:x2] = (200, 200, 200)
+        out.append(frame)
+    return out
 
 
 def car_park_scene(
@@ -149,10 +167,15 @@ def car_park_scene(
     return walking_scene(background, people, SCENE_WALKS, SCENE_FRAMES)
 
 
-def scene_counts(people_video: Sequence[np.ndarray], background: np.ndarray) -> list[dict[str, Any]]:
+def scene_counts(
+    people_video: Sequence[np.ndarray],
+    background: np.ndarray,
+    *,
+    sign: tuple[int, int, int, int] | None = None,
+) -> list[dict[str, Any]]:
     """Count the shared scene as `privis stream --count` would (lines `SCENE_LINES`, a zone
-    `SCENE_ZONE`; people found, tracked and counted as the video is anonymized); rows of
-    what, truth (from the paths) and counted."""
+    `SCENE_ZONE`; people found, tracked and counted as the video is anonymized), with a
+    `sign` board (x1, y1, x2, y2) in front of it; rows of what, truth (from the paths) and counted."""
     from datetime import UTC, datetime
     from fractions import Fraction
 
@@ -161,6 +184,8 @@ def scene_counts(people_video: Sequence[np.ndarray], background: np.ndarray) -> 
     from privis.pipeline import Anonymizer
 
     frames, _ = car_park_scene(people_video, background)
+    if sign is not None:
+        frames = behind_sign(frames, sign)
     h = frames[0].shape[0]
     x1, y1, x2, y2 = SCENE_ZONE
     lines = tuple(parse_line(f"{n}={x},0,{x},{h}") for n, x in SCENE_LINES.items())

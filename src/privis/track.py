@@ -87,19 +87,28 @@ def along_side(predicted: np.ndarray, detected: np.ndarray, size: tuple[int, int
     return out
 
 
+def centre_gaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance from the centre of each (n, 4) xyxy box in `a` to each (m, 4) box's in `b`,
+    in the `a` box's larger side: (n, m). How far a track's box would have to jump.
+
+    >>> centre_gaps(np.array([[0., 0, 10, 20]]), np.array([[10., 0, 20, 20], [0, 40, 10, 60]])).tolist()
+    [[0.5, 2.0]]
+    """
+    size = np.maximum((a[:, 2:] - a[:, :2]).max(axis=1), 1.0)
+    ca, cb = (a[:, :2] + a[:, 2:]) / 2, (b[:, :2] + b[:, 2:]) / 2
+    return np.linalg.norm(ca[:, None] - cb[None], axis=2) / size[:, None]
+
+
 def _seen_before(track: Track, lost: list[Track], max_jump: float) -> Track | None:
     """The nearest of the `lost` tracks (unseen for k > 1 frames) whose last seen box is within
     ``max_jump * k`` of its own size from new `track`'s, with the same label; or None."""
-    best, nearest = None, np.inf
-    c = (track.box[:2] + track.box[2:]) / 2
-    for t in lost:
-        if t.label != track.label or t.observed is None:
-            continue
-        size = max(float((t.observed[2:] - t.observed[:2]).max()), 1.0)
-        dist = float(np.linalg.norm((t.observed[:2] + t.observed[2:]) / 2 - c)) / size
-        if dist <= max_jump * t.coasted and dist < nearest:
-            best, nearest = t, dist
-    return best
+    same = [t for t in lost if t.label == track.label and t.observed is not None]
+    if not same:
+        return None
+    gaps = centre_gaps(np.stack([t.observed for t in same if t.observed is not None]), track.box[None])[:, 0]
+    gaps = np.where(gaps <= max_jump * np.array([t.coasted for t in same]), gaps, np.inf)
+    k = int(np.argmin(gaps))
+    return same[k] if np.isfinite(gaps[k]) else None
 
 
 @dataclass
@@ -194,10 +203,7 @@ class Tracker:
             boxes_t = np.stack([t.box for t in self.tracks])
             iou = box_iou(boxes_t, det.xyxy)
             # Centre distance relative to size lets small, fast boxes match without overlap.
-            ct = (boxes_t[:, :2] + boxes_t[:, 2:]) / 2
-            cd = (det.xyxy[:, :2] + det.xyxy[:, 2:]) / 2
-            size = np.maximum((boxes_t[:, 2:] - boxes_t[:, :2]).max(axis=1), 1.0)
-            dist = np.linalg.norm(ct[:, None] - cd[None], axis=2) / size[:, None]
+            dist = centre_gaps(boxes_t, det.xyxy)
             same = np.array([[t.label == lab for lab in det.label] for t in self.tracks])
             score = np.where(
                 same & ((iou >= self.iou_threshold) | (dist <= self.max_jump)), iou + 1 - np.minimum(dist, 1), -1

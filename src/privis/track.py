@@ -234,7 +234,7 @@ class Tracker:
             if i not in matched_t:
                 t.misses += 1
         self.tracks = [t for t in self.tracks if t.misses <= self.linger]
-        lost = [t for i, t in enumerate(self.tracks) if i not in matched_t and t.coasted > 1]
+        lost = [t for t in self.tracks if t.coasted > 1]  # a match sets coasted to 0
         for j in range(n_d):
             if j not in matched_d:
                 track = Track(

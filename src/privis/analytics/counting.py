@@ -60,6 +60,16 @@ def _time_to_leave(box: np.ndarray, velocity: np.ndarray, size: tuple[int, int],
     return min(soon) if soon else None
 
 
+def _fit(boxes: Sequence[tuple[float, np.ndarray]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Timed boxes stacked, and their motion per second from a straight-line fit; None
+    without two different times."""
+    if len(boxes) < 2 or boxes[-1][0] - boxes[0][0] <= 0:
+        return None
+    times = np.array([t for t, _ in boxes])
+    coords = np.stack([b for _, b in boxes])
+    return coords, np.polyfit(times - times[0], coords, 1)[0]
+
+
 def _heads(people: Regions) -> np.ndarray:
     """Each person's head as (x, y): the middle of the top tenth of their outline, or of their
     box's top where they have no outline."""
@@ -526,13 +536,10 @@ class PeopleCounter:
         """Count the lines crossed on the way between the frame's edge and the end of `boxes`
         (their start when `sense` is -1, back in time; their end when +1), moving as they move.
         Returns whether the track came in from the edge or went out to it."""
-        if len(boxes) < 2:
+        fit = _fit(boxes)
+        if fit is None:
             return False
-        times = np.array([t for t, _ in boxes])
-        coords = np.stack([b for _, b in boxes])
-        if times[-1] - times[0] <= 0:
-            return False
-        velocity = np.polyfit(times - times[0], coords, 1)[0] * sense  # px / s, in the direction of travel
+        coords, velocity = fit[0], fit[1] * sense  # px / s, in the direction of travel
         box = coords[0] if sense < 0 else coords[-1]
         head, head_velocity = box[4:], velocity[4:]
         limit = self.config.edge_seconds
@@ -577,18 +584,16 @@ class PeopleCounter:
 
     def _lose(self, track: int, path: _Path) -> None:
         """Hold `track`, lost in the open, for a new track to continue (`CountConfig.gap_seconds`)."""
-        if self.config.gap_seconds <= 0 or len(path.last) < 2:
+        fit = _fit(path.last) if self.config.gap_seconds > 0 else None
+        if fit is None:
             return
-        times = np.array([t for t, _ in path.last])
-        if times[-1] - times[0] <= 0:
-            return
-        boxes = np.stack([b[:4] for _, b in path.last])
-        anchors = self._box_anchors(boxes)
+        last, velocity = fit[0][-1, :4], fit[1][:4]
         sides = {line.name: self._side[(track, line.name)] for line in self.config.lines
                  if (track, line.name) in self._side}  # fmt: skip
-        self._lost[track] = _Lost(seconds=float(times[-1]), anchor=anchors[-1],
-                                  velocity=np.polyfit(times - times[0], anchors, 1)[0],
-                                  reach=float((boxes[-1, 2:] - boxes[-1, :2]).max()), sides=sides)  # fmt: skip
+        # An anchor is a linear mix of its box's sides, so its motion is the same mix of theirs.
+        self._lost[track] = _Lost(seconds=path.last[-1][0], anchor=self._box_anchors(last[None])[0],
+                                  velocity=self._box_anchors(velocity[None])[0],
+                                  reach=float((last[2:] - last[:2]).max()), sides=sides)  # fmt: skip
 
     def _continue(self, seconds: float, ids: np.ndarray, boxes: np.ndarray, size: tuple[int, int] | None) -> None:
         """A track first seen now, in the open, where a lost one's motion would have taken it,

@@ -195,6 +195,30 @@ def test_swaying_at_a_zone_edge_is_one_stay():
     assert zone["entries"] == 1 and zone["dwell_count"] == 1 and zone["dwell_seconds"] == 5.0
 
 
+def test_a_stay_goes_on_while_the_person_is_lost_and_found_again_in_the_zone():
+    # Standing in the zone from t = 0 to 0.4 s, unseen (behind a sign) until 1.5 s, found
+    # again as a new track on the same spot until 1.9 s: one entry, one stay of 1.9 s.
+    spot = [[300, 100, 340, 200]] * 5  # feet at (320, 200)
+    zone = "spot=280,150,360,150,360,250,280,250"
+    counter = counter_for(zones=[zone])
+    track_boxes(counter, 1, spot)
+    for k in range(9):
+        counter.update(0.6 + k * 0.1, Regions.empty(), SIZE)
+    track_boxes(counter, 2, spot, t0=1.5)
+    stays = totals(counter)["zones"]["spot"]
+    assert stays["entries"] == 1 and stays["dwell_count"] == 1
+    assert stays["dwell_seconds"] == pytest.approx(1.9)
+    # Not found again within gap_seconds: the first stay ended when they were last seen (0.4 s).
+    counter = counter_for(zones=[zone], gap_seconds=0.5)
+    track_boxes(counter, 1, spot)
+    for k in range(9):
+        counter.update(0.6 + k * 0.1, Regions.empty(), SIZE)
+    track_boxes(counter, 2, spot, t0=1.5)
+    stays = totals(counter)["zones"]["spot"]
+    assert stays["entries"] == 2 and stays["dwell_count"] == 2
+    assert stays["dwell_seconds"] == pytest.approx(0.4 + 0.4)
+
+
 def test_buckets_roll_over_with_stream_time():
     counter = counter_for("door=100,0,100,200", bucket_seconds=10)
     done = []

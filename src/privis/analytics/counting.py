@@ -70,6 +70,12 @@ def _fit(boxes: Sequence[tuple[float, np.ndarray]]) -> tuple[np.ndarray, np.ndar
     return coords, np.polyfit(times - times[0], coords, 1)[0]
 
 
+def _end_stays(bucket: Bucket, track: int, stays: dict[str, float], left: float) -> None:
+    """Record `track`'s stays (zone: time entered) as ended at `left`."""
+    for zone, entered in stays.items():
+        bucket.dwells.setdefault(zone, []).append((track, max(left - entered, 0.0)))
+
+
 def _heads(people: Regions) -> np.ndarray:
     """Each person's head as (x, y): the middle of the top tenth of their outline, or of their
     box's top where they have no outline."""
@@ -106,13 +112,14 @@ class _Path:
 @dataclass
 class _Lost:
     """A track the tracker gave up on in the open: when it was last seen, its anchor then and
-    its motion (px/s), its size, and its side of each line."""
+    its motion (px/s), its size, its side of each line, and its open stays (zone: time entered)."""
 
     seconds: float
     anchor: np.ndarray
     velocity: np.ndarray
     reach: float
     sides: dict[str, int]
+    stays: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -229,7 +236,9 @@ class CountConfig:
         starts in the open within this many seconds, within one of the first's box sizes of
         where its motion would have taken it, are one person seen again: someone who walked
         behind a pillar or a sign, or behind another person. The second takes the first's
-        side of each line, so that a line passed while unseen counts once. 0 turns it off.
+        side of each line, so that a line passed while unseen counts once, and its stay in
+        a zone it is still in goes on (one entry, the time unseen included); a stay that no
+        track continues ends when the person was last seen. 0 turns it off.
     """
 
     lines: tuple[Line, ...] = ()
@@ -440,10 +449,11 @@ class PeopleCounter:
         seen = people.data.get("seen", np.ones(len(people), bool)) if len(people) else np.zeros(0, bool)
         points = self._anchors(people)
         if self._lost:
-            self._continue(seconds, ids[seen], people.xyxy[seen], size)
+            self._continue(seconds, ids[seen], people.xyxy[seen], size, bucket)
         for line in self.config.lines:
             self._cross(line, ids[seen], points[seen], bucket, size)
-        if size is not None and self.config.lines and (self.config.edge_seconds > 0 or self.config.gap_seconds > 0):
+        counted = self.config.lines or self.config.zones
+        if size is not None and counted and (self.config.edge_seconds > 0 or self.config.gap_seconds > 0):
             boxes = np.hstack([people.xyxy, _heads(people)]) if len(people) else np.zeros((0, 6))
             self._follow(seconds, ids[seen], boxes[seen], size, bucket)
         present_ids = {int(i) for i in ids}
@@ -462,19 +472,24 @@ class PeopleCounter:
                 if (track, zone.name) not in self._inside:
                     self._inside[(track, zone.name)] = seconds
                     bucket.entries.setdefault(zone.name, set()).add(track)
-            for key in [k for k in self._inside if k[1] == zone.name and k[0] not in now_in]:
-                entered = self._inside.pop(key)
-                left = seconds if key[0] in present_ids else self._last_seen.get(key[0], seconds)
-                bucket.dwells.setdefault(zone.name, []).append((key[0], max(left - entered, 0.0)))
+            # a track the tracker dropped is settled below: lost in the open, its stay may go on
+            for key in [k for k in self._inside if k[1] == zone.name and k[0] in present_ids and k[0] not in now_in]:
+                bucket.dwells[zone.name].append((key[0], max(seconds - self._inside.pop(key), 0.0)))
         for track in present_ids:
             self._last_seen[track] = seconds
         gone = set(self._last_seen) - present_ids
         for track in gone:  # the tracker gave up on it: carry it out of view, forget its line sides
             path = self._paths.pop(track, None)
+            kept = False
             if path is not None and size is not None:
                 out = self.config.edge_seconds > 0 and self._carry(track, path.last, 1.0, size, bucket)
-                if not out:
-                    self._lose(track, path)
+                kept = not out and self._lose(track, path)
+            stays = {z.name: self._inside.pop((track, z.name))
+                     for z in self.config.zones if (track, z.name) in self._inside}  # fmt: skip
+            if kept:
+                self._lost[track].stays = stays
+            else:
+                _end_stays(bucket, track, stays, self._last_seen[track])
             del self._last_seen[track]
             for line in self.config.lines:
                 self._side.pop((track, line.name), None)
@@ -489,6 +504,9 @@ class PeopleCounter:
         for (track, zone), entered in list(self._inside.items()):
             bucket.dwells.setdefault(zone, []).append((track, max(now - entered, 0.0)))
         self._inside.clear()
+        for track, lost in self._lost.items():  # no one continued them: they ended when last seen
+            _end_stays(bucket, track, lost.stays, lost.seconds)
+        self._lost.clear()
         bucket.complete = (self.start + timedelta(seconds=now)) >= bucket.end
         self._bucket = None
         return [bucket]
@@ -582,11 +600,12 @@ class PeopleCounter:
         log.debug("track %d carried %s the edge: %.2f s to %s", track, "from" if sense < 0 else "to", dt, edge.round())
         return True
 
-    def _lose(self, track: int, path: _Path) -> None:
-        """Hold `track`, lost in the open, for a new track to continue (`CountConfig.gap_seconds`)."""
+    def _lose(self, track: int, path: _Path) -> bool:
+        """Hold `track`, lost in the open, for a new track to continue (`CountConfig.gap_seconds`);
+        returns whether it is held."""
         fit = _fit(path.last) if self.config.gap_seconds > 0 else None
         if fit is None:
-            return
+            return False
         last, velocity = fit[0][-1, :4], fit[1][:4]
         sides = {line.name: self._side[(track, line.name)] for line in self.config.lines
                  if (track, line.name) in self._side}  # fmt: skip
@@ -594,12 +613,16 @@ class PeopleCounter:
         self._lost[track] = _Lost(seconds=path.last[-1][0], anchor=self._box_anchors(last[None])[0],
                                   velocity=self._box_anchors(velocity[None])[0],
                                   reach=float((last[2:] - last[:2]).max()), sides=sides)  # fmt: skip
+        return True
 
-    def _continue(self, seconds: float, ids: np.ndarray, boxes: np.ndarray, size: tuple[int, int] | None) -> None:
+    def _continue(self, seconds: float, ids: np.ndarray, boxes: np.ndarray, size: tuple[int, int] | None,
+                  bucket: Bucket) -> None:  # fmt: skip
         """A track first seen now, in the open, where a lost one's motion would have taken it,
-        continues it: it takes that track's side of each line."""
+        continues it: it takes that track's side of each line and its open stays."""
         limit = self.config.gap_seconds
-        self._lost = {k: v for k, v in self._lost.items() if seconds - v.seconds <= limit}
+        for key, lost in [(k, v) for k, v in self._lost.items() if seconds - v.seconds > limit]:
+            _end_stays(bucket, key, lost.stays, lost.seconds)
+            del self._lost[key]
         anchors = self._box_anchors(boxes) if len(boxes) else np.zeros((0, 2))
         for track, box, anchor in zip(ids.tolist(), boxes, anchors, strict=True):
             if int(track) in self._last_seen or (size is not None and touches_edge(box, size)):
@@ -613,6 +636,8 @@ class PeopleCounter:
                 lost = self._lost.pop(best)
                 for name, side in lost.sides.items():
                     self._side.setdefault((int(track), name), side)
+                for name, entered in lost.stays.items():
+                    self._inside.setdefault((int(track), name), entered)
                 log.debug("track %d continues track %d, lost %.2f s before", track, best, seconds - lost.seconds)
 
     def _anchors(self, people: Regions) -> np.ndarray:

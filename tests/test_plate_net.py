@@ -190,3 +190,29 @@ def test_a_trained_network_exports_to_onnx_the_detector_runs(tmp_path):
     path = export(model, tmp_path / "m.onnx")
     det = PlateNetDetector(model=path)
     assert det.probability(np.zeros((64, 96, 3), np.uint8)).shape == (16, 24)
+
+
+def test_an_exported_network_comes_back_from_its_onnx_and_trains_on_with_batchnorm_frozen(tmp_path):
+    pytest.importorskip("torch")
+    import torch
+
+    from privis.learn.plate_train import _freeze_norms, export, from_onnx, plate_net
+
+    model = plate_net()
+    with torch.no_grad():  # BatchNorm statistics that are not the identity, as after training
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    path = export(model.eval(), tmp_path / "m.onnx")
+    back = from_onnx(path)
+    x = torch.rand(1, 3, 96, 128)
+    with torch.no_grad():
+        assert torch.allclose(back(x), model(x), atol=1e-4)
+    back.train()
+    _freeze_norms(back)
+    export(back, tmp_path / "again.onnx")  # exporting midway keeps BatchNorm frozen
+    norms = [m for m in back.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert back.training and not any(m.training for m in norms)
+    with pytest.raises(ValueError, match="not a PlateNet export"):
+        from_onnx(PlateNetDetector().check_model)

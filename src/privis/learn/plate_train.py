@@ -62,6 +62,60 @@ def _build():  # noqa: ANN202 - torch imported lazily
     return PlateNet
 
 
+def from_onnx(path: Path):  # noqa: ANN201 - a torch module
+    """`PlateNet` with the weights of an exported ONNX file (the shipped ``plate_net.onnx``).
+
+    The export folds each BatchNorm into the convolution before it, so the BatchNorm
+    comes back as the identity holding that convolution's bias; train it with BatchNorm
+    frozen (`train` does so for an ``.onnx`` `init`), since new batch statistics would undo
+    the fold. Outputs match the ONNX file's to about 1e-6."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    model = plate_net().eval()
+    order: list[str] = []  # the convolutions in the order they run, as the export wrote them
+    hooks = [m.register_forward_hook(lambda *_, name=name: order.append(name))
+             for name, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]  # fmt: skip
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 64, 64))
+    for h in hooks:
+        h.remove()
+    modules = dict(model.named_modules())
+    if len(order) != len(convs):
+        raise ValueError(f"{path}: {len(convs)} convolutions, PlateNet has {len(order)}: not a PlateNet export")
+    with torch.no_grad():
+        for name, node in zip(order, convs, strict=True):
+            conv = modules[name]
+            w = weights[node.input[1]]
+            if tuple(conv.weight.shape) != w.shape:
+                raise ValueError(f"{path}: {name} has shape {w.shape}, PlateNet's is {tuple(conv.weight.shape)}")
+            conv.weight.copy_(torch.from_numpy(w.copy()))
+            b = torch.from_numpy(weights[node.input[2]].copy())
+            if conv.bias is not None:
+                conv.bias.copy_(b)
+                continue
+            parent, index = name.rsplit(".", 1)
+            norm = modules[f"{parent}.{int(index) + 1}"]  # the BatchNorm after it (`cbr`)
+            norm.weight.fill_(1.0)
+            norm.bias.copy_(b)
+            norm.running_mean.zero_()
+            norm.running_var.fill_(1.0 - norm.eps)
+    return model
+
+
+def _freeze_norms(model) -> None:  # noqa: ANN001
+    """Keep BatchNorm's statistics as they are while the rest trains."""
+    import torch
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+
+
 def plate_net():  # noqa: ANN201 - a torch module
     """A fresh, untrained `PlateNet`."""
     return _build()()
@@ -107,18 +161,26 @@ def loss_fn(logits, masks):  # noqa: ANN001, ANN201
 
 def train(data: Path, out: Path, *, steps: int = 6000, batch: int = 16, size: int = 256, seed: int = 0,
           workers: int = 1, lr: float = 3e-3, init: Path | None = None) -> Path:  # fmt: skip
-    """Train `PlateNet` for `steps` batches (from `init`'s weights if given) and write it to `out` as ONNX
-    (and its weights beside it, ``.pt``, to go on from); returns `out`."""
+    """Train `PlateNet` for `steps` batches and write it to `out` as ONNX (and its weights beside
+    it, ``.pt``, to go on from); returns `out`. `init` goes on from saved weights: a ``.pt``
+    this wrote, or an exported ``.onnx`` such as the shipped model (`from_onnx`; BatchNorm stays frozen)."""
     import torch
     from rich.progress import Progress
 
     torch.manual_seed(seed)
-    model = plate_net()
-    if init is not None:
-        model.load_state_dict(torch.load(init, map_location="cpu"))
+    frozen = init is not None and init.suffix == ".onnx"
+    if frozen:
+        assert init is not None
+        model = from_onnx(init)
+    else:
+        model = plate_net()
+        if init is not None:
+            model.load_state_dict(torch.load(init, map_location="cpu"))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     model.train()
+    if frozen:
+        _freeze_norms(model)
     start, running = time.perf_counter(), None
     with Progress() as bar:
         task = bar.add_task("training the plate detector", total=steps)
@@ -148,13 +210,14 @@ def export(model, out: Path) -> Path:  # noqa: ANN001
     import torch
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    was = model.training
+    modes = [(m, m.training) for m in model.modules()]  # each its own: frozen BatchNorm stays frozen
     model.eval()
     dummy = torch.zeros(1, 3, 256, 256)
     torch.onnx.export(model, (dummy,), str(out), input_names=["image"], output_names=["logits"], opset_version=17,
                       dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "logits": {0: "n", 2: "h4", 3: "w4"}},
                       dynamo=False)  # fmt: skip
-    model.train(was)
+    for m, training in modes:
+        m.training = training
     return out
 
 
@@ -167,7 +230,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--init", type=Path, help="weights (.pt) to go on from")
+    ap.add_argument("--init", type=Path, help="weights to go on from: a .pt this wrote or an .onnx")
     ap.add_argument("--check-only", action="store_true", help="keep --out, retrain only the second look")
     ap.add_argument("--check-samples", type=int, default=16000)
     args = ap.parse_args()

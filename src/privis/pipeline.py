@@ -340,6 +340,7 @@ class Anonymizer:
                         item.regions.append(born.expand(1 + tracker.growth * back))
                 if ahead and len(tracked):
                     _fill_gaps(tracked, pending, tracker.growth)
+                    _extend_back(tracked, pending, tracker.growth)
                 pending.append(_Pending(frame, [tracked], failure))
                 if len(pending) > ahead:
                     yield self._finish(pending.popleft(), name)
@@ -599,6 +600,27 @@ def _fill_gaps(tracked: Regions, pending: deque[_Pending], growth: float) -> Non
         w = share[inside, None].astype(np.float32)
         step = step.with_boxes(step.data["was"] * (1 - w) + step.xyxy * w)
         item.regions.append(step.expand(1 + growth * np.minimum(back, step.data["gap"] - back)))
+
+
+def _extend_back(tracked: Regions, pending: deque[_Pending], growth: float) -> None:
+    """Regions seen for the second time (``data["second"]``) are hidden on the held-back frames
+    before they were first found, on their path carried back at the pace between the two
+    sightings: a plate or face found late, moving fast, was already there and further back
+    along its path than the box it was first found in (which those frames hold too)."""
+    again = tracked[tracked.data["second"] & (tracked.data["age"] > 0)]
+    if not len(again):
+        return
+    again = again.without_masks()
+    age = again.data["age"].astype(np.float32)
+    step = (again.xyxy - again.data["first"]) / age[:, None]
+    for back, item in enumerate(reversed(pending), start=1):
+        before = back - again.data["age"]  # frames before its birth
+        inside = before > 0
+        if not inside.any():
+            continue
+        k = before[inside, None].astype(np.float32)
+        moved = again[inside].with_boxes(again.data["first"][inside] - step[inside] * k)
+        item.regions.append(moved.expand(1 + growth * k[:, 0]))
 
 
 def unrotate_boxes(xyxy: np.ndarray, k: int, height: int, width: int) -> np.ndarray:

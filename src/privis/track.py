@@ -128,6 +128,9 @@ class Track:
     mask: np.ndarray | None = None  # outline at the last match; used only on that frame
     gap: int = 0  # frames between the last match and the one before it
     was: np.ndarray | None = None  # box at the match before the last
+    first: np.ndarray | None = None  # box where it (or the track it continues) was first found
+    first_frame: int = 0  # frame index of that
+    sightings: int = 1  # matches, those of the track it continues included
 
     def __post_init__(self) -> None:
         if self.observed is None:
@@ -230,6 +233,7 @@ class Tracker:
                 t.misses = 0
                 t.coasted = 0
                 t.hits += 1
+                t.sightings += 1
         for i, t in enumerate(self.tracks):
             if i not in matched_t:
                 t.misses += 1
@@ -249,6 +253,13 @@ class Tracker:
                 if before is not None:
                     lost.remove(before)
                     track.gap, track.was = before.coasted, before.observed
+                    track.first, track.first_frame, track.sightings = (
+                        before.first,
+                        before.first_frame,
+                        before.sightings + 1,
+                    )
+                else:
+                    track.first, track.first_frame = track.box.copy(), self.frame
                 self.tracks.append(track)
                 self._next_id += 1
 
@@ -276,5 +287,14 @@ class Tracker:
                 # seen again after `gap` frames unseen, last seen at `was`: the frames between can be filled in
                 "gap": np.array([t.gap if t.coasted == 0 else 0 for t in self.tracks], np.int32),
                 "was": np.array([t.was if t.was is not None else t.box for t in self.tracks], np.float32).reshape(n, 4),
+                # seen for the second time, `age` frames after it was first found at `first`: its motion
+                # between the two says where it was on the frames before
+                "second": np.array(
+                    [t.sightings == 2 and t.coasted == 0 and t.first is not None for t in self.tracks], bool
+                ),
+                "first": np.array([t.first if t.first is not None else t.box for t in self.tracks], np.float32).reshape(
+                    n, 4
+                ),
+                "age": np.array([self.frame - t.first_frame for t in self.tracks], np.int32),
             },
         )

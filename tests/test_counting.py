@@ -197,26 +197,18 @@ def test_swaying_at_a_zone_edge_is_one_stay():
 
 def test_a_stay_goes_on_while_the_person_is_lost_and_found_again_in_the_zone():
     # Standing in the zone from t = 0 to 0.4 s, unseen (behind a sign) until 1.5 s, found
-    # again as a new track on the same spot until 1.9 s: one entry, one stay of 1.9 s.
+    # again as a new track on the same spot until 1.9 s: one entry, one stay of 1.9 s. Not
+    # found again within gap_seconds, the first stay ended when they were last seen (0.4 s).
     spot = [[300, 100, 340, 200]] * 5  # feet at (320, 200)
-    zone = "spot=280,150,360,150,360,250,280,250"
-    counter = counter_for(zones=[zone])
-    track_boxes(counter, 1, spot)
-    for k in range(9):
-        counter.update(0.6 + k * 0.1, Regions.empty(), SIZE)
-    track_boxes(counter, 2, spot, t0=1.5)
-    stays = totals(counter)["zones"]["spot"]
-    assert stays["entries"] == 1 and stays["dwell_count"] == 1
-    assert stays["dwell_seconds"] == pytest.approx(1.9)
-    # Not found again within gap_seconds: the first stay ended when they were last seen (0.4 s).
-    counter = counter_for(zones=[zone], gap_seconds=0.5)
-    track_boxes(counter, 1, spot)
-    for k in range(9):
-        counter.update(0.6 + k * 0.1, Regions.empty(), SIZE)
-    track_boxes(counter, 2, spot, t0=1.5)
-    stays = totals(counter)["zones"]["spot"]
-    assert stays["entries"] == 2 and stays["dwell_count"] == 2
-    assert stays["dwell_seconds"] == pytest.approx(0.4 + 0.4)
+    for gap_seconds, stays, seconds in ((2.0, 1, 1.9), (0.5, 2, 0.4 + 0.4)):
+        counter = counter_for(zones=["spot=280,150,360,150,360,250,280,250"], gap_seconds=gap_seconds)
+        track_boxes(counter, 1, spot)
+        for k in range(9):
+            counter.update(0.6 + k * 0.1, Regions.empty(), SIZE)
+        track_boxes(counter, 2, spot, t0=1.5)
+        zone = totals(counter)["zones"]["spot"]
+        assert zone["entries"] == stays and zone["dwell_count"] == stays
+        assert zone["dwell_seconds"] == pytest.approx(seconds)
 
 
 def test_buckets_roll_over_with_stream_time():

@@ -235,9 +235,16 @@ def main() -> None:
     ap.add_argument("--check-samples", type=int, default=16000)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.init is not None and not args.init.is_file():
+        ap.error(f"--init {args.init}: no such file")
+    if args.init is not None and args.init.resolve() == args.out.resolve():
+        ap.error(f"--init and --out are the same file ({args.out}): training would overwrite what it goes on from")
     if not args.check_only:
-        train(args.data, args.out, steps=args.steps, batch=args.batch, seed=args.seed, workers=args.workers,
-              lr=args.lr, init=args.init)  # fmt: skip
+        try:
+            train(args.data, args.out, steps=args.steps, batch=args.batch, seed=args.seed, workers=args.workers,
+                  lr=args.lr, init=args.init)  # fmt: skip
+        except ValueError as exc:  # weights that are not PlateNet's
+            ap.error(str(exc))
     crops, labels = mine_crops(args.out, args.data, samples=args.check_samples, seed=args.seed)
     log.info("second look: %d crops, %d plates", len(labels), int(labels.sum()))
     train_check(crops, labels, args.out.with_name("plate_check.onnx"), seed=args.seed)

@@ -588,18 +588,8 @@ def _fill_gaps(tracked: Regions, pending: deque[_Pending], growth: float) -> Non
     still held back, along the straight path from where they were last seen (``data["was"]``):
     a small plate on a passing car is found every few frames, and a lingering box stays behind it."""
     again = tracked[tracked.data["gap"] > 1]
-    if not len(again):
-        return
-    again = again.without_masks()
-    for back, item in enumerate(reversed(pending), start=1):
-        share = (again.data["gap"] - back) / again.data["gap"]  # of the way from `was` to now
-        inside = share > 0
-        if not inside.any():
-            break
-        step = again[inside]
-        w = share[inside, None].astype(np.float32)
-        step = step.with_boxes(step.data["was"] * (1 - w) + step.xyxy * w)
-        item.regions.append(step.expand(1 + growth * np.minimum(back, step.data["gap"] - back)))
+    if len(again):
+        _hide_on_path(again, again.data["was"], again.data["gap"], pending, growth, beyond=False)
 
 
 def _extend_back(tracked: Regions, pending: deque[_Pending], growth: float) -> None:
@@ -608,19 +598,26 @@ def _extend_back(tracked: Regions, pending: deque[_Pending], growth: float) -> N
     sightings: a plate or face found late, moving fast, was already there and further back
     along its path than the box it was first found in (which those frames hold too)."""
     again = tracked[tracked.data["second"] & (tracked.data["age"] > 0)]
-    if not len(again):
-        return
-    again = again.without_masks()
-    age = again.data["age"].astype(np.float32)
-    step = (again.xyxy - again.data["first"]) / age[:, None]
+    if len(again):
+        _hide_on_path(again, again.data["first"], again.data["age"], pending, growth, beyond=True)
+
+
+def _hide_on_path(regions: Regions, then: np.ndarray, span: np.ndarray, pending: deque[_Pending], growth: float, *,
+                  beyond: bool) -> None:  # fmt: skip
+    """Hide `regions`, seen now and at the boxes `then` `span` frames ago, on the held-back frames
+    along the straight path through both: between the two sightings, or `beyond` the earlier
+    one. Each box grows by `growth` a frame away from the nearer sighting."""
+    regions = regions.without_masks()
+    pace = (regions.xyxy - then) / span[:, None].astype(np.float32)  # per frame
     for back, item in enumerate(reversed(pending), start=1):
-        before = back - again.data["age"]  # frames before its birth
-        inside = before > 0
+        inside = back > span if beyond else back < span
         if not inside.any():
-            continue
-        k = before[inside, None].astype(np.float32)
-        moved = again[inside].with_boxes(again.data["first"][inside] - step[inside] * k)
-        item.regions.append(moved.expand(1 + growth * k[:, 0]))
+            if beyond:
+                continue
+            break  # between the sightings: every older frame is further back still
+        away = back - span[inside] if beyond else np.minimum(back, span[inside] - back)
+        moved = regions[inside].with_boxes(regions.xyxy[inside] - pace[inside] * back)
+        item.regions.append(moved.expand(1 + growth * away))
 
 
 def unrotate_boxes(xyxy: np.ndarray, k: int, height: int, width: int) -> np.ndarray:

@@ -474,7 +474,7 @@ class PeopleCounter:
                     bucket.entries.setdefault(zone.name, set()).add(track)
             # a track the tracker dropped is settled below: lost in the open, its stay may go on
             for key in [k for k in self._inside if k[1] == zone.name and k[0] in present_ids and k[0] not in now_in]:
-                bucket.dwells[zone.name].append((key[0], max(seconds - self._inside.pop(key), 0.0)))
+                _end_stays(bucket, key[0], {zone.name: self._inside.pop(key)}, seconds)
         for track in present_ids:
             self._last_seen[track] = seconds
         gone = set(self._last_seen) - present_ids
@@ -501,8 +501,8 @@ class PeopleCounter:
         if bucket is None:
             return []
         now = seconds if seconds is not None else max(self._last_seen.values(), default=0.0)
-        for (track, zone), entered in list(self._inside.items()):
-            bucket.dwells.setdefault(zone, []).append((track, max(now - entered, 0.0)))
+        for (track, zone), entered in self._inside.items():
+            _end_stays(bucket, track, {zone: entered}, now)
         self._inside.clear()
         for track, lost in self._lost.items():  # no one continued them: they ended when last seen
             _end_stays(bucket, track, lost.stays, lost.seconds)

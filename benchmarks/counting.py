@@ -2,7 +2,8 @@
 
 Runs the command twice on ../shared/data/videos/intel_one-by-one-person-detection.mp4 with
 vertical lines at x = 200, 300, 400, 500, 560, 650 and 700 (issue 19; my own count is six
-people leaving left to right, see tests/eval/test_counting_video.py): as fast as it can go
+people leaving left to right, see tests/eval/test_counting_video.py), and at x = 450, where
+people stand at the table for up to 25 s (each passes it once): as fast as it can go
 (the processing rate) and paced like a live camera at the file's own 10 fps (frames that
 arrive while the previous one is still processed are dropped and counted), and at live
 pace pinned to one core with faces, plates and people all detected, so that about half the
@@ -33,7 +34,7 @@ from privis.audit.walkers import SIGN_FEET, SIGN_LEGS, scene_counts
 from privis.media.video import read_frames
 
 VIDEO = "intel_one-by-one-person-detection.mp4"
-XS = (200, 300, 400, 500, 560, 650, 700)
+XS = (200, 300, 400, 450, 500, 560, 650, 700)
 
 
 def main() -> int:

@@ -60,6 +60,22 @@ def test_swaying_on_the_line_is_not_a_crossing_and_only_seen_positions_count():
     assert totals(counter)["lines"]["door"] == {"forward": 0, "backward": 0}
 
 
+def test_swaying_over_the_line_and_back_soon_is_taken_back_but_a_step_on_or_a_later_return_counts():
+    # 80 px wide, so up to 20 px past the line and back is a sway; frames 0.2 s apart.
+    sway = [(80, 150), (115, 150), (118, 150), (112, 150), (88, 150), (85, 150)]  # standing on the line
+    step_on = [(80, 150), (115, 150), (160, 150), (120, 150), (85, 150)]  # 60 px past it and back
+    later = [(80, 150), (115, 150), *[(116, 150)] * 15, (85, 150)]  # back after 3.2 s
+    for points, expected in ((sway, (0, 0)), (step_on, (1, 1)), (later, (1, 1))):
+        counter = counter_for("door=100,0,100,200")
+        for k, (x, y) in enumerate(points):
+            counter.update(k * 0.2, person(1, x, y, w=80))
+        assert tuple(totals(counter)["lines"]["door"].values()) == expected, points
+    counter = counter_for("door=100,0,100,200", recross_seconds=0)  # 0: every crossing counts
+    for k, (x, y) in enumerate(sway):
+        counter.update(k * 0.2, person(1, x, y, w=80))
+    assert totals(counter)["lines"]["door"] == {"forward": 1, "backward": 1}
+
+
 def test_passing_beside_the_line_segment_is_not_a_crossing():
     counter = counter_for("door=100,0,100,100")
     walk(counter, 1, [(50, 180), (150, 180)])  # below the segment's end

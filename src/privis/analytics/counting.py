@@ -37,6 +37,7 @@ from privis.regions import EDGE_SHARE, Regions, touches_edge
 
 log = logging.getLogger(__name__)
 ANCHORS = ("bottom", "center")
+SWAY = 0.25  # of a person's width: going no further past a line and back is a sway, not a step (recross_seconds)
 MOTION_BOXES = 5  # seen boxes that give a track's motion as it comes into view or leaves it
 
 
@@ -222,6 +223,13 @@ class CountConfig:
         Pixels a person must move beyond a line before a crossing counts, or out of a
         zone before their stay ends, so that someone standing on the edge is not counted
         back and forth.
+    recross_seconds : float, default 2
+        A person who crosses back over a line within this many seconds of crossing it,
+        having gone no further past it than a quarter of their width, takes that crossing
+        back rather than count once each way: someone who stands on the line and sways
+        over it, or whose box swings over it as they turn or reach out, has not gone
+        through. One who walks on past it, or comes back later, counts both ways. 0
+        counts every crossing.
     edge_seconds : float, default 2
         A track that starts at the frame's edge came into view there, and one that ends
         at it, or moving fast enough to be out of view within this many seconds, went out:
@@ -246,6 +254,7 @@ class CountConfig:
     bucket_seconds: float = 60.0
     anchor: str = "bottom"
     hysteresis: float = 10.0
+    recross_seconds: float = 2.0
     edge_seconds: float = 2.0
     gap_seconds: float = 2.0
 
@@ -261,6 +270,8 @@ class CountConfig:
             raise PrivisError(f"anchor must be one of {ANCHORS}, got {self.anchor!r}")
         if self.hysteresis < 0:
             raise PrivisError(f"hysteresis must be >= 0, got {self.hysteresis}")
+        if self.recross_seconds < 0:
+            raise PrivisError(f"recross_seconds must be >= 0, got {self.recross_seconds}")
         if self.edge_seconds < 0:
             raise PrivisError(f"edge_seconds must be >= 0, got {self.edge_seconds}")
         if self.gap_seconds < 0:
@@ -334,7 +345,7 @@ def count_config(
         for name, coords in (data.get("zones") or {}).items():
             flat = np.asarray(coords, float).ravel().tolist()
             file_zones.append(parse_zone(f"{name}=" + ",".join(map(str, flat))))
-        settings = {k: data[k] for k in ("bucket_seconds", "anchor", "hysteresis") if k in data}
+        settings = {k: data[k] for k in ("bucket_seconds", "anchor", "hysteresis", "recross_seconds") if k in data}
     parsed_lines = [(_numbers(t, "line")[0], t) for t in lines]
     parsed_zones = [(_numbers(t, "zone")[0], t) for t in zones]
     line_names = _unique([n for n, _ in parsed_lines], "line")
@@ -428,6 +439,8 @@ class PeopleCounter:
         self.label = label
         self._bucket: Bucket | None = None
         self._side: dict[tuple[int, str], int] = {}  # (track, line) -> last definite side, -1 or +1
+        # (track, line) -> its last crossing in this bucket: when, which way, how far past the line since
+        self._crossed: dict[tuple[int, str], tuple[float, str, float]] = {}
         self._inside: dict[tuple[int, str], float] = {}  # (track, zone) -> time it entered
         self._last_seen: dict[int, float] = {}
         self._paths: dict[int, _Path] = {}  # track -> its first and last seen boxes
@@ -448,10 +461,11 @@ class PeopleCounter:
         ids = people.track_id if people.track_id is not None else np.arange(len(people))
         seen = people.data.get("seen", np.ones(len(people), bool)) if len(people) else np.zeros(0, bool)
         points = self._anchors(people)
+        widths = people.xyxy[:, 2] - people.xyxy[:, 0] if len(people) else np.zeros(0)
         if self._lost:
             self._continue(seconds, ids[seen], people.xyxy[seen], size, bucket)
         for line in self.config.lines:
-            self._cross(line, ids[seen], points[seen], bucket, size)
+            self._cross(seconds, line, ids[seen], points[seen], widths[seen], bucket, size)
         counted = self.config.lines or self.config.zones
         if size is not None and counted and (self.config.edge_seconds > 0 or self.config.gap_seconds > 0):
             boxes = np.hstack([people.xyxy, _heads(people)]) if len(people) else np.zeros((0, 6))
@@ -493,6 +507,7 @@ class PeopleCounter:
             del self._last_seen[track]
             for line in self.config.lines:
                 self._side.pop((track, line.name), None)
+                self._crossed.pop((track, line.name), None)
         return done
 
     def close(self, seconds: float | None = None) -> list[Bucket]:
@@ -521,6 +536,7 @@ class PeopleCounter:
         if self._bucket is not None and self._bucket.start != start:
             done.append(self._bucket)
             self._bucket = None
+            self._crossed.clear()  # a finished bucket's crossings stand
         if self._bucket is None:
             self._bucket = self._empty(start)
         return done
@@ -649,21 +665,38 @@ class PeopleCounter:
         y = b[:, 3] if self.config.anchor == "bottom" else (b[:, 1] + b[:, 3]) / 2
         return np.stack([(b[:, 0] + b[:, 2]) / 2, y], axis=1)
 
-    def _cross(self, line: Line, ids: np.ndarray, points: np.ndarray, bucket: Bucket,
-               size: tuple[int, int] | None = None) -> None:  # fmt: skip
+    def _cross(self, seconds: float, line: Line, ids: np.ndarray, points: np.ndarray, widths: np.ndarray,
+               bucket: Bucket, size: tuple[int, int] | None = None) -> None:  # fmt: skip
         if not len(points):
             return
         h = self.config.hysteresis
         lo, hi = line.reach(size) if size is not None else (0.0, line.length)
         dist, along = line.signed_distance(points), line.along(points)
-        for track, d, a in zip(ids.tolist(), dist, along, strict=True):
+        for track, d, a, w in zip(ids.tolist(), dist, along, widths, strict=True):
+            key = (int(track), line.name)
+            if key in self._crossed:  # how far past the line it has gone since it crossed
+                when, way, far = self._crossed[key]
+                self._crossed[key] = (when, way, max(far, d if way == "forward" else -d))
             if abs(d) < max(h, 1e-9):
                 continue  # on the line: not yet on either side
             side = 1 if d > 0 else -1
-            key = (int(track), line.name)
             before = self._side.get(key)
             self._side[key] = side
             if before is None or before == side or not (lo - h <= a <= hi + h):
                 continue
-            per_track = bucket.crossings[line.name]["forward" if side > 0 else "backward"]
+            way = "forward" if side > 0 else "backward"
+            last = self._crossed.pop(key, None)
+            if (
+                last is not None
+                and last[1] != way
+                and seconds - last[0] <= self.config.recross_seconds
+                and last[2] <= SWAY * w
+            ):
+                taken_back = bucket.crossings[line.name][last[1]]  # stepped back over: neither counts
+                taken_back[key[0]] -= 1
+                if not taken_back[key[0]]:
+                    del taken_back[key[0]]
+                continue
+            self._crossed[key] = (seconds, way, abs(d))
+            per_track = bucket.crossings[line.name][way]
             per_track[key[0]] = per_track.get(key[0], 0) + 1

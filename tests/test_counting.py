@@ -151,6 +151,16 @@ def test_a_fast_walker_lost_just_short_of_the_edge_is_carried_out_but_one_who_st
     assert lines["x730"] == {"forward": 1, "backward": 0} and lines["x420"] == {"forward": 0, "backward": 0}
 
 
+def test_one_who_stood_and_then_walked_off_leaves_at_their_walking_pace():
+    # Frames dropped to one in four (0.4 s apart): standing at x 400-500 for 1.2 s, then off
+    # at 350 px/s and lost 128 px short of the right edge. The mean motion over the last five
+    # boxes, standing included, would not take them out of view within 2 s.
+    boxes = [[400, 100, 500, 400]] * 4 + [[540, 100, 640, 400]]
+    counter = counter_for("x740=740,0,740,432")
+    track_boxes(counter, 1, boxes, dt=0.4)
+    assert totals(counter)["lines"]["x740"] == {"forward": 1, "backward": 0}
+
+
 def test_a_crossing_seen_in_view_is_not_counted_again_on_the_way_out():
     boxes = [[600 + 20 * k, 100, min(720 + 20 * k, 768), 400] for k in range(7)]  # centre 660 -> 714, then cut
     counter = counter_for("x680=680,0,680,432")

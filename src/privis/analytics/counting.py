@@ -38,7 +38,11 @@ from privis.regions import EDGE_SHARE, Regions, touches_edge
 log = logging.getLogger(__name__)
 ANCHORS = ("bottom", "center")
 SWAY = 0.25  # of a person's width: going no further past a line and back is a sway, not a step (recross_seconds)
-MOTION_BOXES = 5  # seen boxes that give a track's motion as it comes into view or leaves it
+MOTION_BOXES = 5  # the first seen boxes give a track's motion as it comes into view
+# ... and those of its last MOTION_SECONDS (at least MOTION_MIN) as it leaves: five at 10 fps, and
+# with frames dropped no more than that time, so someone who stood and then walked off moves at
+# their walking pace, not their mean since they stood
+MOTION_SECONDS, MOTION_MIN = 0.4, 3
 
 
 def _time_to_leave(box: np.ndarray, velocity: np.ndarray, size: tuple[int, int], limit: float) -> float | None:
@@ -107,7 +111,9 @@ class _Path:
     def add(self, seconds: float, box: np.ndarray) -> None:
         if len(self.first) < MOTION_BOXES:
             self.first.append((seconds, box))
-        self.last = [*self.last[1 - MOTION_BOXES :], (seconds, box)]
+        self.last.append((seconds, box))
+        while len(self.last) > MOTION_MIN and seconds - self.last[0][0] > MOTION_SECONDS + 1e-6:
+            del self.last[0]
 
 
 @dataclass

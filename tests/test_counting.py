@@ -255,9 +255,11 @@ def test_count_config_from_flags_and_files(tmp_path):
     yaml_file = tmp_path / "count.yaml"
     yaml_file.write_text(
         "lines:\n  exit: [560, 0, 560, 432]\nzones:\n  table: [[0, 0], [10, 0], [10, 10]]\nanchor: center\n"
+        "recross_seconds: 0\n"
     )
     config = count_config(config_file=yaml_file)
     assert config.lines[0].name == "exit" and config.zones[0].points[1] == (10.0, 0.0) and config.anchor == "center"
+    assert config.recross_seconds == 0
     json_file = tmp_path / "count.json"
     json_file.write_text(json.dumps({"lines": {"exit": [1, 2, 3, 4]}, "bucket_seconds": 5}))
     assert count_config(["exit=9,9,9,19"], config_file=json_file).lines[0].x1 == 9.0  # flags win

@@ -338,7 +338,7 @@ def count_config(
 
     The file holds ``lines`` and ``zones`` as mappings of name to coordinates
     (``{"lines": {"door": [x1, y1, x2, y2]}, "zones": {"till": [[x, y], ...]}}``), and
-    optionally ``bucket_seconds`` and ``anchor``.
+    optionally ``bucket_seconds``, ``anchor``, ``hysteresis`` and ``recross_seconds``.
     """
     settings: dict[str, Any] = {}
     file_lines: list[Line] = []

@@ -167,21 +167,45 @@ def car_park_scene(
     return walking_scene(background, people, SCENE_WALKS, SCENE_FRAMES)
 
 
+def count_frames(frames: Sequence[np.ndarray], config: Any, *, step: int = 1, fps: float = 10.0) -> dict[str, Any]:
+    """The totals (`Bucket.totals`) of `privis stream --count` with `config` (a `CountConfig`, its
+    bucket made a day long so that one holds the clip) on `frames` of a `fps` video, keeping
+    only every `step`-th frame at its own time: frames dropped the same way on every run,
+    where a live stream drops whichever arrive while the one before is processed."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+    from fractions import Fraction
+
+    from privis.analytics.counting import PeopleCounter
+    from privis.media.video import Frame
+    from privis.pipeline import Anonymizer
+
+    counter = PeopleCounter(replace(config, bucket_seconds=86400), start=datetime(2026, 1, 1, tzinfo=UTC))
+    anonymizer = Anonymizer(targets="person", method="fill").for_media("video")
+    tick = 1 / Fraction(fps).limit_denominator(1000)
+    stream = (Frame(frames[i], i, i, tick) for i in range(0, len(frames), step))
+
+    def observe(frame: Frame, regions: Any) -> None:
+        counter.update(frame.seconds, regions, frame.rgb.shape[:2])
+
+    for _ in anonymizer.frames(stream, lookahead=0, observe=observe):
+        pass
+    (bucket,) = counter.close()
+    return bucket.totals()
+
+
 def scene_counts(
     people_video: Sequence[np.ndarray],
     background: np.ndarray,
     *,
     sign: tuple[int, int, int, int] | None = None,
+    step: int = 1,
 ) -> list[dict[str, Any]]:
     """Count the shared scene as `privis stream --count` would (lines `SCENE_LINES`, a zone
     `SCENE_ZONE`; people found, tracked and counted as the video is anonymized), with a
-    `sign` board (x1, y1, x2, y2) in front of it; rows of what, truth (from the paths) and counted."""
-    from datetime import UTC, datetime
-    from fractions import Fraction
-
-    from privis.analytics.counting import CountConfig, PeopleCounter, parse_line, parse_zone
-    from privis.media.video import Frame
-    from privis.pipeline import Anonymizer
+    `sign` board (x1, y1, x2, y2) in front of it and only every `step`-th frame kept
+    (`count_frames`); rows of what, truth (from the paths) and counted."""
+    from privis.analytics.counting import CountConfig, parse_line, parse_zone
 
     frames, _ = car_park_scene(people_video, background)
     if sign is not None:
@@ -190,18 +214,7 @@ def scene_counts(
     x1, y1, x2, y2 = SCENE_ZONE
     lines = tuple(parse_line(f"{n}={x},0,{x},{h}") for n, x in SCENE_LINES.items())
     zone = parse_zone(f"spot={x1},{y1},{x2},{y1},{x2},{y2},{x1},{y2}")
-    counter = PeopleCounter(CountConfig(lines=lines, zones=(zone,), bucket_seconds=3600),
-                            start=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
-    anonymizer = Anonymizer(targets="person", method="fill").for_media("video")
-    stream = (Frame(rgb, i, i, Fraction(1, 10)) for i, rgb in enumerate(frames))
-
-    def observe(frame: Frame, regions: Any) -> None:
-        counter.update(frame.seconds, regions, frame.rgb.shape[:2])
-
-    for _ in anonymizer.frames(stream, observe=observe):
-        pass
-    (bucket,) = counter.close()
-    totals = bucket.totals()
+    totals = count_frames(frames, CountConfig(lines=lines, zones=(zone,), bucket_seconds=3600), step=step)
     rows: list[dict[str, Any]] = []
     for name, x in SCENE_LINES.items():
         truth = line_crossings(SCENE_WALKS, x)

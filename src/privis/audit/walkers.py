@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from privis.analytics.counting import CountConfig
 
 
 @dataclass(frozen=True)
@@ -167,9 +170,11 @@ def car_park_scene(
     return walking_scene(background, people, SCENE_WALKS, SCENE_FRAMES)
 
 
-def count_frames(frames: Sequence[np.ndarray], config: Any, *, step: int = 1, fps: float = 10.0) -> dict[str, Any]:
-    """The totals (`Bucket.totals`) of `privis stream --count` with `config` (a `CountConfig`, its
-    bucket made a day long so that one holds the clip) on `frames` of a `fps` video, keeping
+def count_frames(
+    frames: Sequence[np.ndarray], config: CountConfig, *, step: int = 1, fps: float = 10.0
+) -> dict[str, Any]:
+    """The totals (`Bucket.totals`) of `privis stream --count` with `config` (its bucket made
+    a day long so that one holds the clip) on `frames` of a `fps` video, keeping
     only every `step`-th frame at its own time: frames dropped the same way on every run,
     where a live stream drops whichever arrive while the one before is processed."""
     from dataclasses import replace
@@ -214,7 +219,7 @@ def scene_counts(
     x1, y1, x2, y2 = SCENE_ZONE
     lines = tuple(parse_line(f"{n}={x},0,{x},{h}") for n, x in SCENE_LINES.items())
     zone = parse_zone(f"spot={x1},{y1},{x2},{y1},{x2},{y2},{x1},{y2}")
-    totals = count_frames(frames, CountConfig(lines=lines, zones=(zone,), bucket_seconds=3600), step=step)
+    totals = count_frames(frames, CountConfig(lines=lines, zones=(zone,)), step=step)
     rows: list[dict[str, Any]] = []
     for name, x in SCENE_LINES.items():
         truth = line_crossings(SCENE_WALKS, x)
